@@ -1,0 +1,130 @@
+"""The small records that pass between stages.
+
+Every stage takes and returns these frozen, slotted, keyword-only dataclasses;
+third-party objects (feedparser entries, httpx responses, trafilatura output)
+are converted to them at the edge of the stage that uses the library.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+record = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+@record
+class Source:
+    """One feed or API query from the sources file (or the `sources` table)."""
+
+    name: str
+    url: str
+    kind: str = "rss"
+    language: str | None = None
+    tags: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+@record
+class FeedItem:
+    """One entry a source announced: enough to decide whether to fetch the page."""
+
+    url: str
+    guid: str | None = None
+    title: str = ""
+    summary: str = ""
+    published_at: datetime | None = None
+    language: str | None = None
+    author: str | None = None
+
+
+@record
+class Response:
+    """A finished HTTP exchange, body already capped and decompressed."""
+
+    url: str  # final URL after redirects
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    elapsed_s: float = 0.0
+    permanent_redirect: str | None = None  # target of a 301/308 seen on the way
+
+    @property
+    def is_not_modified(self) -> bool:
+        return self.status == 304
+
+
+@record
+class Article:
+    """A page's extracted full text and metadata."""
+
+    url: str
+    canonical_url: str
+    title: str = ""
+    text: str = ""
+    author: str | None = None
+    published_at: datetime | None = None
+    lang: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+    image_url: str | None = None
+    categories: tuple[str, ...] = ()
+    page_canonical_url: str | None = None  # <link rel=canonical> / og:url, as the page states it
+
+
+@record
+class Evidence:
+    """Why a watchlist matched: one entity or rule hit, located in the text."""
+
+    kind: str  # "entity" or "rule"
+    id: str  # entity id or rule id
+    term: str  # the exact text that matched
+    field: str  # "title" or "text"
+    start: int  # character offsets into that field
+    end: int
+    snippet: str
+    weight: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "term": self.term,
+            "field": self.field,
+            "start": self.start,
+            "end": self.end,
+            "snippet": self.snippet,
+            "weight": self.weight,
+        }
+
+
+@record
+class EntityMention:
+    entity_id: str
+    count: int
+    first_offset: int
+
+
+@record
+class Match:
+    """A watchlist's verdict on one article."""
+
+    watchlist: str
+    relevant: bool
+    score: float
+    evidence: tuple[Evidence, ...] = ()
+    entities: tuple[EntityMention, ...] = ()
+
+
+class Outcome(enum.StrEnum):
+    """Exactly one of these per feed item; the run summary counts them."""
+
+    NEW_RELEVANT = "new-relevant"
+    NEW_IRRELEVANT = "new-irrelevant"
+    DUPLICATE = "duplicate"
+    ALREADY_SEEN = "already-seen"
+    FAILED_FETCH = "failed-fetch"
+    FAILED_EXTRACT = "failed-extract"
