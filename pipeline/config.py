@@ -32,7 +32,10 @@ class Settings:
     max_response_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     retries: int = 2
+    retry_backoff_s: float = 0.5  # first backoff; doubles per attempt, with jitter
+    retry_after_max_s: float = 60.0  # a longer Retry-After gives up (retryable) instead of sleeping
     allow_private_networks: bool = False
+    allowed_networks: tuple[str, ...] = ()  # CIDRs reachable despite the SSRF guard (intranet feeds)
     respect_robots: bool = True
     extract_workers: int = 0  # 0: one per core
     extract_timeout_s: float = 30.0
@@ -69,7 +72,10 @@ _ENV: dict[str, tuple[str, type]] = {
     "NEWSMON_MAX_RESPONSE_BYTES": ("max_response_bytes", int),
     "NEWSMON_MAX_REDIRECTS": ("max_redirects", int),
     "NEWSMON_RETRIES": ("retries", int),
+    "NEWSMON_RETRY_BACKOFF": ("retry_backoff_s", float),
+    "NEWSMON_RETRY_AFTER_MAX": ("retry_after_max_s", float),
     "NEWSMON_ALLOW_PRIVATE_NETWORKS": ("allow_private_networks", bool),
+    "NEWSMON_ALLOWED_NETWORKS": ("allowed_networks", tuple),  # comma-separated CIDRs
     "NEWSMON_RESPECT_ROBOTS": ("respect_robots", bool),
     "NEWSMON_EXTRACT_WORKERS": ("extract_workers", int),
     "NEWSMON_EXTRACT_TIMEOUT": ("extract_timeout_s", float),
@@ -88,6 +94,8 @@ _ENV: dict[str, tuple[str, type]] = {
 def _parse(kind: type, raw: str) -> object:
     if kind is bool:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if kind is tuple:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
     return kind(raw)
 
 
@@ -108,6 +116,6 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
             except ValueError as exc:
                 raise ValueError(f"config: {name}={raw!r} is not a valid {kind.__name__}") from exc
     values.update({k: v for k, v in overrides.items() if v is not None})
-    if values.get("smtp_security") not in {"none", "starttls", "ssl"}:
+    if values.get("smtp_security", "none") not in {"none", "starttls", "ssl"}:
         raise ValueError("config: NEWSMON_SMTP_SECURITY must be none, starttls or ssl")
     return Settings(**values)  # type: ignore[arg-type]
