@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import select
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -114,8 +115,7 @@ class LoopbackServer:
         self.shared_in_flight = in_flight
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, 0), _handler_class(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietServer((host, 0), _handler_class(self))
         self.host, self.port = self._httpd.server_address[:2]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -169,6 +169,15 @@ class LoopbackServer:
         if callable(route):
             return as_reply(route(request))
         return as_reply(route)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return  # a client dropping a keep-alive connection is normal, not a test failure
+        super().handle_error(request, client_address)
 
 
 def _handler_class(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
