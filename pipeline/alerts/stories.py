@@ -1,0 +1,90 @@
+"""Reading a story for an email: the article, its evidence, the other outlets, its entity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from pipeline.alerts.render import (
+    OutletLink,
+    StoryView,
+    clean_text,
+    evidence_snippets,
+    format_time,
+    host_of,
+    safe_url,
+)
+
+MAX_OTHER_OUTLETS = 8
+
+
+def _outlet(row: dict[str, Any]) -> str:
+    return (clean_text(row.get("site_name"), limit=80) or clean_text(row.get("source_name"),
+                                                                      limit=80)
+            or host_of(row.get("url")) or "unknown outlet")
+
+
+def load_story(conn: psycopg.Connection, *, article_id: int, story_id: int | None,
+               watchlist: str, timezone: str, catch_up: bool = False) -> StoryView:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            """SELECT a.id, a.url, a.title, a.site_name, a.published_at, a.discovered_at,
+                      a.story_id, s.name AS source_name, m.evidence
+               FROM articles a
+               LEFT JOIN sources s ON s.id = a.source_id
+               LEFT JOIN matches m ON m.article_id = a.id AND m.watchlist = %s
+               WHERE a.id = %s""",
+            (watchlist, article_id),
+        )
+        article = cur.fetchone()
+        if article is None:
+            raise LookupError(f"alerts: article {article_id} is gone")
+        story_id = story_id or article["story_id"]
+        copies: list[dict[str, Any]] = []
+        if story_id is not None:
+            cur.execute(
+                """SELECT a.url, a.site_name, s.name AS source_name
+                   FROM articles a LEFT JOIN sources s ON s.id = a.source_id
+                   WHERE a.story_id = %s AND a.id <> %s
+                   ORDER BY a.discovered_at, a.id""",
+                (story_id, article_id),
+            )
+            copies = cur.fetchall()
+        entity = _main_entity(cur, article_id=article_id, story_id=story_id, watchlist=watchlist)
+    outlet = _outlet(article)
+    others: dict[str, OutletLink] = {}
+    for copy in copies:
+        name = _outlet(copy)
+        if name != outlet and name not in others and len(others) < MAX_OTHER_OUTLETS:
+            others[name] = OutletLink(name=name, url=safe_url(copy["url"]))
+    snippets, terms = evidence_snippets(article["evidence"])
+    return StoryView(
+        title=clean_text(article["title"], limit=300) or "(untitled)",
+        url=safe_url(article["url"]),
+        outlet=outlet,
+        published=format_time(article["published_at"] or article["discovered_at"], timezone),
+        snippets=snippets,
+        terms=terms,
+        other_outlets=tuple(others.values()),
+        coverage=1 + len(copies),
+        catch_up=catch_up,
+        entity=entity,
+    )
+
+
+def _main_entity(cur: psycopg.Cursor, *, article_id: int, story_id: int | None,
+                 watchlist: str) -> str | None:
+    """The entity mentioned most across the story's copies (ties: first mentioned)."""
+    cur.execute(
+        """SELECT e.entity_id
+           FROM article_entities e JOIN articles a ON a.id = e.article_id
+           WHERE e.watchlist = %s AND (a.id = %s OR a.story_id = %s)
+           GROUP BY e.entity_id
+           ORDER BY sum(e.mentions) DESC, min(e.first_offset), e.entity_id
+           LIMIT 1""",
+        (watchlist, article_id, story_id),
+    )
+    row = cur.fetchone()
+    return row["entity_id"] if row else None
