@@ -65,7 +65,7 @@ def search_articles(conn: psycopg.Connection, query: str, *, lang: str | None = 
     Without `lang` every article is searched in its own language; `relevant` keeps the
     articles relevant to `watchlist` (to any watchlist when it is None).
     """
-    if not conn.execute("SELECT numnode(newsmon_query(%s))", (query,)).fetchone()[0]:
+    if not conn.execute("SELECT numnode(newsmon_query(%s, %s))", (query, lang)).fetchone()[0]:
         raise ResearchError(f"search: {query!r} has no searchable words (only stop words?)")
     if lang is None:
         # The first test uses the GIN index; the second keeps only articles that match

@@ -25,7 +25,7 @@ from rich.table import Table
 from pipeline import research
 from pipeline.config import Settings
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _connect(settings: Settings) -> psycopg.Connection:

@@ -320,7 +320,8 @@ LEFT JOIN LATERAL (
 ) last_poll ON true
 LEFT JOIN LATERAL (
     SELECT f.started_at FROM fetch_log f
-    WHERE f.source_id = s.id AND f.status <> 'error' ORDER BY f.started_at DESC LIMIT 1
+    WHERE f.source_id = s.id AND f.status IN ('ok', 'not-modified')
+    ORDER BY f.started_at DESC LIMIT 1
 ) last_ok ON true
 LEFT JOIN LATERAL (
     SELECT f.error_message FROM fetch_log f

@@ -9,6 +9,6 @@ SELECT date_trunc('week', coalesce(r.published_at, r.discovered_at) AT TIME ZONE
        sum(e.mentions) AS mentions
 FROM relevant_articles r
 JOIN article_entities e ON e.article_id = r.article_id AND e.watchlist = r.watchlist
-WHERE r.watchlist = 'venezuela' AND e.entity_id = 'maduro'
+WHERE r.watchlist = 'venezuela' AND e.entity_id = 'nicolas_maduro'
 GROUP BY week
 ORDER BY week;

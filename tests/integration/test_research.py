@@ -28,15 +28,15 @@ ARTICLES = [
     ("a2", "Miami Herald", "Miami Herald", "https://www.miamiherald.com/news/tda-arrests", "en",
      "2026-11-02 10:00", "tda", True, {"tren_de_aragua": 2}, "Tren de Aragua leaders arrested"),
     ("a3", "Reuters", "Reuters", "https://www.reuters.com/world/us-strike-boat", "en",
-     "2026-11-03 09:00", "strike", True, {"us_strikes": 2, "maduro": 1},
+     "2026-11-03 09:00", "strike", True, {"us_boat_strikes": 2, "nicolas_maduro": 1},
      "US strike kills four aboard boat"),
     ("a4", "Miami Herald", "Miami Herald", "https://www.miamiherald.com/news/strike-boat", "en",
-     "2026-11-03 07:30", "strike", True, {"us_strikes": 1}, "Strike on boat off Venezuela"),
+     "2026-11-03 07:30", "strike", True, {"us_boat_strikes": 1}, "Strike on boat off Venezuela"),
     ("a5", "El Pitazo", "El Pitazo", "https://elpitazo.net/politica/ejercicios", "es",
-     "2026-11-04 12:00", "drills", True, {"maduro": 4},
+     "2026-11-04 12:00", "drills", True, {"nicolas_maduro": 4},
      "El régimen de Maduro anuncia ejercicios militares"),
     ("a6", "Efecto Cocuyo", None, "https://www.efectococuyo.com/politica/despliegue", "es",
-     "2026-11-05 16:00", "drills", True, {"maduro": 1, "tren_de_aragua": 1},
+     "2026-11-05 16:00", "drills", True, {"nicolas_maduro": 1, "tren_de_aragua": 1},
      "Maduro ordena despliegue; acusa al Tren de Aragua"),
     ("a7", "El Pitazo", "El Pitazo", "https://elpitazo.net/cocina/aguacate", "es",
      "2026-11-04 09:00", "avocado", False, {}, "Cómo saber si un aguacate está maduro"),
@@ -58,8 +58,9 @@ def _ts(value: str | None) -> datetime | None:
 def seed_newsroom(conn: psycopg.Connection) -> dict[str, int]:
     """Insert the newsroom; return article ids by key."""
     source_ids = {name: conn.execute(
-        "INSERT INTO sources (name, url, language) VALUES (%s, %s, %s) RETURNING id",
-        (name, f"https://feeds.example/{name.replace(' ', '-')}", lang)).fetchone()[0]
+        "INSERT INTO sources (name, url, origin_url, language) VALUES (%s, %s, %s, %s) "
+        "RETURNING id", (name, f"https://feeds.example/{name.replace(' ', '-')}",
+                         f"https://feeds.example/{name.replace(' ', '-')}", lang)).fetchone()[0]
         for name, lang in SOURCES.items()}
     ids: dict[str, int] = {}
     stories: dict[str, int] = {}
@@ -120,11 +121,11 @@ def test_relevant_articles_carry_source_outlet_story_and_entities(db_url, newsro
     by_id = {row[0]: row[1:] for row in rows}
     assert newsroom["a7"] not in by_id and newsroom["a9"] not in by_id  # irrelevant
     assert len(by_id) == 7
-    assert by_id[newsroom["a3"]] == ("Reuters", "Reuters", "en", ["us_strikes", "maduro"], 2,
+    assert by_id[newsroom["a3"]] == ("Reuters", "Reuters", "en", ["us_boat_strikes", "nicolas_maduro"], 2,
                                      True)
     # No site name: the outlet is the host without www.
     assert by_id[newsroom["a6"]][:2] == ("Efecto Cocuyo", "efectococuyo.com")
-    assert by_id[newsroom["a6"]][3] == ["maduro", "tren_de_aragua"]
+    assert by_id[newsroom["a6"]][3] == ["nicolas_maduro", "tren_de_aragua"]
     assert by_id[newsroom["a6"]][5] is False  # a5 represents the story
 
 
@@ -190,8 +191,8 @@ def test_materialised_views_show_new_rows_after_a_refresh(db_url, newsroom) -> N
 def test_feed_health_reports_streaks_volume_and_latency(db_url) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         flaky, steady, _silent = (conn.execute(
-            "INSERT INTO sources (name, url) VALUES (%s, %s) RETURNING id",
-            (name, f"https://{name}.example/feed")).fetchone()[0]
+            "INSERT INTO sources (name, url, origin_url) VALUES (%s, %s, %s) RETURNING id",
+            (name, f"https://{name}.example/feed", f"https://{name}.example/feed")).fetchone()[0]
             for name in ("flaky", "steady", "silent"))
         polls = [  # source, hours ago, status, ms, new items, error
             (flaky, 3, "ok", 200, 5, None), (flaky, 2, "error", 300, 0, "fetch: timeout"),
@@ -258,7 +259,8 @@ def test_outlet_speed_and_entity_pairs(db_url, newsroom) -> None:
     assert speed["Reuters"] == (1, 0, 1.5)
     assert speed["efectococuyo.com"] == (1, 0, 28.0)
     pairs = run_query_file(db_url, "entity_pairs.sql")
-    assert pairs == [("maduro", "tren_de_aragua", 1, 1), ("maduro", "us_strikes", 1, 1)]
+    assert pairs == [("nicolas_maduro", "tren_de_aragua", 1, 1),
+                     ("nicolas_maduro", "us_boat_strikes", 1, 1)]
 
 
 def test_the_search_example_runs(db_url, newsroom) -> None:
@@ -371,7 +373,7 @@ def test_sql_prints_a_table_and_runs_query_files(cli_settings, newsroom) -> None
     from_file = runner.invoke(sql_command, ["--file", str(QUERIES / "entity_pairs.sql")],
                               obj=cli_settings)
     assert from_file.exit_code == 0, from_file.output
-    assert "us_strikes" in from_file.stdout
+    assert "us_boat_strikes" in from_file.stdout
     capped = runner.invoke(sql_command, ["SELECT id FROM articles", "--max-rows", "3"],
                            obj=cli_settings)
     assert "3 row(s) (more rows exist" in capped.stderr

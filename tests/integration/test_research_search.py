@@ -21,15 +21,15 @@ ARTICLES = {
     "sovereignty": ("es", "Defensa de la soberanía nacional",
                     ("El gobierno denunció ataques contra embarcaciones en el Caribe y habló "
                      "de la soberanía del país frente al despliegue naval."), "2026-11-03", True,
-                    ["maduro"]),
+                    ["nicolas_maduro"]),
     "strikes": ("en", "Strikes on boats near Venezuela",
                 ("The attacks on suspected drug boats continued, officials in São Paulo "
-                 "and Washington said."), "2026-11-04", True, ["us_strikes"]),
+                 "and Washington said."), "2026-11-04", True, ["us_boat_strikes"]),
     "avocado": ("es", "Cómo saber si un aguacate está maduro",
                 "Un aguacate maduro cede un poco al presionarlo.", "2026-11-01", False, []),
     "regime": ("es", "Ejercicios militares",
                "El régimen de Nicolás Maduro anunció ejercicios militares en la costa.",
-               "2026-11-05", True, ["maduro"]),
+               "2026-11-05", True, ["nicolas_maduro"]),
     "council": ("en", "Council approves bus routes", "A routine attack of paperwork.",
                 "2026-11-02", False, []),
 }
@@ -98,7 +98,7 @@ def test_results_are_ranked_and_carry_highlighted_snippets(db_url, archive) -> N
 def test_relevant_entity_and_since_filters(db_url, archive) -> None:
     assert found(db_url, "maduro", relevant=True) == [archive["regime"]]
     assert found(db_url, "maduro", relevant=True, watchlist="other") == []
-    assert found(db_url, "attack", entity="us_strikes") == [archive["strikes"]]
+    assert found(db_url, "attack", entity="us_boat_strikes") == [archive["strikes"]]
     assert found(db_url, "maduro", since=date(2026, 11, 2)) == [archive["regime"]]
 
 
