@@ -1,0 +1,253 @@
+"""The bodies of the scheduled tasks, as plain functions: each DAG task calls one.
+
+Arguments and results are plain values (ids, names, counts) that a scheduler can
+pass between workers; the data itself stays in PostgreSQL. Nothing here knows
+about Airflow: the DAG adapter resolves settings and connections and passes them
+in. Stages are imported inside the functions, so a worker that only sends email
+never loads the extraction stack, and a stage that is not part of this build
+fails its own task with a clear message instead of every task.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from psycopg import sql
+
+from pipeline.config import Settings
+from pipeline.db import apply_migrations, connect, database_url
+
+log = logging.getLogger(__name__)
+
+# What the maintenance report calls a source, from its last polls.
+HEALTH_STATES = ("ok", "failing", "dead", "never-polled")
+
+# Operational logs pruned by retention: table -> timestamp column. Articles, stories,
+# feed items (the "already seen?" check) and alerts (the "already sent?" check) stay.
+RETENTION_TABLES = {"fetch_log": "started_at", "task_failures": "failed_at"}
+
+
+class StageUnavailable(RuntimeError):
+    """A stage a task needs is not part of this build."""
+
+
+# --- ingestion ----------------------------------------------------------------------------
+
+
+def open_run(settings: Settings, *, external_id: str) -> int:
+    """Migrate, register the sources file, and open the cycle's `runs` row.
+
+    The same external id (one per scheduler run) gives back the same row, so a
+    retried or re-run cycle adds nothing.
+    """
+    from pipeline.run import prepare_run
+
+    url = ready_database(settings)
+    return prepare_run(settings, db_url=url, sources=_sources(settings), external_id=external_id)
+
+
+def plan_shards(settings: Settings, *, max_shards: int) -> list[dict[str, Any]]:
+    """The cycle's shards: `[{"name": "1/3", "source_ids": [...]}, ...]`, a host never split."""
+    from pipeline.run import plan_shards as plan
+
+    groups = plan(database_url(settings), sources=_sources(settings), max_shards=max_shards)
+    return [{"name": f"{number}/{len(groups)}", "source_ids": ids}
+            for number, ids in enumerate(groups, start=1)]
+
+
+def ingest_shard(settings: Settings, *, run_id: int, shard: Mapping[str, Any]) -> dict[str, int]:
+    """Poll, fetch, extract, match, dedup and load one shard's sources; returns its counts."""
+    from pipeline.run import run_shard
+
+    summary = run_shard(settings, db_url=database_url(settings), run_id=run_id,
+                        source_ids=list(shard["source_ids"]), shard=str(shard["name"]))
+    for error in summary.errors[:20]:
+        log.warning("shard %s: %s", shard["name"], error)
+    if len(summary.errors) > 20:
+        log.warning("shard %s: ... and %d more errors (see fetch_log, feed_items)",
+                    shard["name"], len(summary.errors) - 20)
+    counts = summary.as_dict()
+    log.info("shard %s: %s", shard["name"], counts)
+    return counts
+
+
+def finish_ingest(settings: Settings, *, run_id: int, shards: Sequence[str]) -> dict[str, int]:
+    """Close the cycle with the sum of its shards' counts.
+
+    The cycle is marked failed when a planned shard never saved its counts; the
+    counts of the shards that did finish are kept either way.
+    """
+    from pipeline.run import finish_run
+
+    url = database_url(settings)
+    with connect(url, autocommit=True) as conn:
+        saved = {row[0] for row in conn.execute(
+            "SELECT shard FROM run_shards WHERE run_id = %s", (run_id,))}
+    missing = sorted(set(shards) - saved)
+    total = finish_run(url, run_id=run_id, status="failed" if missing else "completed")
+    if missing:
+        log.error("run %d: shards %s did not finish; the cycle is marked failed",
+                  run_id, ", ".join(missing))
+    log.info("run %d: %s", run_id, total)
+    return {"run_id": run_id, **total, "missing_shards": len(missing)}
+
+
+def new_relevant_count(summary: Mapping[str, Any]) -> int:
+    """How many new relevant articles a finished cycle stored (what alerts care about)."""
+    return int(summary.get("relevant", 0))
+
+
+# --- alerts --------------------------------------------------------------------------------
+
+
+def dispatch_alerts(settings: Settings) -> dict[str, int]:
+    """Send the pending immediate alerts (the outbox makes a second send impossible)."""
+    send_pending = stage("pipeline.alerts", "send_pending")
+    return _counts(send_pending(database_url(settings), settings))
+
+
+def send_digests(settings: Settings) -> dict[str, int]:
+    """Send the daily digests that are due in each subscriber's time zone."""
+    send = stage("pipeline.alerts", "send_digests")
+    return _counts(send(database_url(settings), settings))
+
+
+# --- maintenance ---------------------------------------------------------------------------
+
+
+def report_feed_health(settings: Settings, *, dead_after_days: int = 7) -> dict[str, int]:
+    """Log every enabled source that is failing or dead; returns how many are in each state.
+
+    ok: the last poll worked; failing: it did not; dead: no poll worked for
+    `dead_after_days` (or ever); never-polled: not polled yet. Reads the
+    researchers' `feed_health` view, so both tell the same story.
+    """
+    with connect(database_url(settings), autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('feed_health')").fetchone()[0] is None:
+            raise StageUnavailable("maintenance: the feed_health view is not in this database")
+        rows = conn.execute(
+            """SELECT name,
+                      CASE WHEN last_polled_at IS NULL THEN 'never-polled'
+                           WHEN last_status <> 'error' THEN 'ok'
+                           WHEN last_success_at IS NULL
+                                OR last_success_at < now() - make_interval(days => %s)
+                               THEN 'dead'
+                           ELSE 'failing' END,
+                      error_streak, last_success_at, last_error
+               FROM feed_health WHERE enabled ORDER BY name""",
+            (dead_after_days,)).fetchall()
+    counts = dict.fromkeys(HEALTH_STATES, 0)
+    for name, health, streak, last_success_at, last_error in rows:
+        counts[health] += 1
+        if health in ("failing", "dead"):
+            since = last_success_at.isoformat(timespec="minutes") if last_success_at else "never"
+            log.warning("feed health: %s is %s (%d failed polls in a row, last ok %s): %s",
+                        name, health, streak, since, last_error)
+    log.info("feed health: %s", counts)
+    return counts
+
+
+def apply_retention(settings: Settings, *, keep_days: int) -> dict[str, int]:
+    """Delete operational log rows older than `keep_days`; returns rows deleted per table."""
+    if keep_days < 1:
+        raise ValueError(f"maintenance: retention must keep at least one day, not {keep_days}")
+    cutoff = timedelta(days=keep_days)
+    deleted = {}
+    with connect(database_url(settings), autocommit=True) as conn:
+        for table, column in RETENTION_TABLES.items():
+            cursor = conn.execute(
+                sql.SQL("DELETE FROM {} WHERE {} < now() - %s").format(
+                    sql.Identifier(table), sql.Identifier(column)), (cutoff,))
+            deleted[table] = cursor.rowcount
+        # Per-shard counts of old cycles; the cycle's own row keeps their sum.
+        deleted["run_shards"] = conn.execute(
+            """DELETE FROM run_shards USING runs
+               WHERE runs.id = run_shards.run_id AND runs.started_at < now() - %s""",
+            (cutoff,)).rowcount
+    log.info("retention (%d days): deleted %s", keep_days, deleted)
+    return deleted
+
+
+def refresh_views(settings: Settings) -> dict[str, int]:
+    """Refresh the researchers' materialised views; returns milliseconds per view."""
+    refresh = stage("pipeline.research", "refresh_views")
+    with connect(database_url(settings), autocommit=True) as conn:
+        return _counts(refresh(conn))
+
+
+def analyze(settings: Settings) -> None:
+    """Refresh the planner's statistics after the day's inserts and deletes."""
+    with connect(database_url(settings), autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
+# --- failures ------------------------------------------------------------------------------
+
+
+def record_task_failure(settings: Settings, *, dag_id: str, task_id: str, run_id: str,
+                        map_index: int, try_number: int, will_retry: bool, error: str,
+                        log_url: str | None = None) -> None:
+    """Write a failed task attempt to `task_failures`, where an operator's query finds it.
+
+    Idempotent: the same attempt recorded twice is one row.
+    """
+    with connect(database_url(settings), autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO task_failures (dag_id, task_id, run_id, map_index, try_number,
+                                          will_retry, error, log_url)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (dag_id, task_id, run_id, map_index, try_number) DO UPDATE SET
+                   will_retry = EXCLUDED.will_retry, error = EXCLUDED.error,
+                   log_url = EXCLUDED.log_url, failed_at = now()""",
+            (dag_id, task_id, run_id, map_index, try_number, will_retry, error[:4000], log_url),
+        )
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def ready_database(settings: Settings) -> str:
+    """The database URL, with pending migrations applied (idempotent, safe to race)."""
+    url = database_url(settings)
+    with connect(url, autocommit=True) as conn:
+        applied = apply_migrations(conn)
+    if applied:
+        log.info("db: applied %s", ", ".join(applied))
+    return url
+
+
+def stage(module: str, name: str) -> Callable[..., Any]:
+    """`module.name`, or StageUnavailable when that module or function is not in this build."""
+    try:
+        loaded = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
+            raise  # a dependency inside the stage is missing: a real error, not a gap
+        raise StageUnavailable(f"orchestration: {module} is not part of this build") from exc
+    found = getattr(loaded, name, None)
+    if found is None:
+        raise StageUnavailable(f"orchestration: {module}.{name} is not part of this build")
+    return found
+
+
+def _sources(settings: Settings) -> list:
+    from pipeline.sources import load_sources_file
+
+    return load_sources_file(settings.sources_file)
+
+
+def _counts(report: Any) -> dict[str, int]:
+    """The integer counts of a stage's report (dataclass, dict or `.as_dict()`), for XCom."""
+    if hasattr(report, "as_dict"):
+        report = report.as_dict()
+    elif dataclasses.is_dataclass(report) and not isinstance(report, type):
+        report = dataclasses.asdict(report)
+    if not isinstance(report, Mapping):
+        return {}
+    return {str(k): int(v) for k, v in report.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)}
