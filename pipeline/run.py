@@ -1,0 +1,241 @@
+"""One ingestion cycle: poll -> fetch -> extract -> match -> dedup -> load.
+
+The CLI and the Airflow DAGs both call `run_cycle`. Network work runs in one
+event loop, extraction in a process pool, so neither waits for the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import psycopg
+
+from pipeline import polling
+from pipeline.config import Settings
+from pipeline.db import connect, queries
+from pipeline.dedup import canonical_url, text_fingerprint
+from pipeline.extract import ExtractError, ExtractPool
+from pipeline.http import FetchError, HttpClient, host_of
+from pipeline.match import detect_language, load_watchlist, match_article
+from pipeline.models import Article, FeedItem, Match, Outcome, Source
+
+log = logging.getLogger(__name__)
+
+# Any constant works; every newsmon process must use the same one.
+_CYCLE_LOCK = 7_140_002
+
+Observer = Callable[[str, int], None]  # ("items-found" | "item-done", count)
+
+
+@dataclass(slots=True)
+class RunSummary:
+    run_id: int | None = None
+    sources_polled: int = 0
+    sources_not_modified: int = 0
+    sources_failed: int = 0
+    items_seen: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    skipped_locked: bool = False
+
+    @property
+    def new_articles(self) -> int:
+        return self.outcomes[Outcome.NEW_RELEVANT] + self.outcomes[Outcome.NEW_IRRELEVANT]
+
+    def as_dict(self) -> dict:
+        return {
+            "sources_polled": self.sources_polled,
+            "sources_not_modified": self.sources_not_modified,
+            "sources_failed": self.sources_failed,
+            "items_seen": self.items_seen,
+            "new_articles": self.new_articles,
+            "relevant": self.outcomes[Outcome.NEW_RELEVANT],
+            "duplicates": self.outcomes[Outcome.DUPLICATE],
+            "already_seen": self.outcomes[Outcome.ALREADY_SEEN],
+            "failed_fetch": self.outcomes[Outcome.FAILED_FETCH],
+            "failed_extract": self.outcomes[Outcome.FAILED_EXTRACT],
+            "errors": len(self.errors),
+        }
+
+
+def run_cycle(settings: Settings, *, sources: list[Source], db_url: str,
+              observer: Observer | None = None) -> RunSummary:
+    """One whole cycle in this process. Raises DatabaseUnavailable.
+
+    A second cycle started while one runs skips instead of doing the work twice.
+    """
+    with connect(db_url, autocommit=True) as lock_conn:
+        if not lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (_CYCLE_LOCK,)).fetchone()[0]:
+            log.warning("run: another cycle holds the lock; skipping this one")
+            return RunSummary(skipped_locked=True)
+        ids = [s.id for s in queries.sync_sources(lock_conn, sources)]
+        run_id = queries.start_run(lock_conn)
+        summary = run_shard(settings, db_url=db_url, run_id=run_id, source_ids=ids,
+                            observer=observer)
+        finish_run(db_url, run_id=run_id)
+        return summary
+
+
+def prepare_run(settings: Settings, *, db_url: str, sources: list[Source],
+                external_id: str | None = None) -> int:
+    """Register the sources and open the cycle's row; returns the run id."""
+    with connect(db_url, autocommit=True) as conn:
+        queries.sync_sources(conn, sources)
+        return queries.start_run(conn, external_id)
+
+
+def plan_shards(db_url: str, *, sources: list[Source], max_shards: int) -> list[list[int]]:
+    """Split the sources into at most `max_shards` groups, never splitting a host.
+
+    One slow host then holds up one shard only, and the per-host cap holds
+    across workers because a host is polled from one place.
+    """
+    with connect(db_url, autocommit=True) as conn:
+        stored = queries.sync_sources(conn, sources)
+    by_host: dict[str, list[int]] = {}
+    for source in stored:
+        by_host.setdefault(host_of(source.url), []).append(source.id)
+    shards: list[list[int]] = [[] for _ in range(max(1, min(max_shards, len(by_host))))]
+    for ids in sorted(by_host.values(), key=len, reverse=True):
+        min(shards, key=len).extend(ids)
+    return [sorted(shard) for shard in shards if shard]
+
+
+def run_shard(settings: Settings, *, db_url: str, run_id: int, source_ids: list[int],
+              shard: str = "all", observer: Observer | None = None) -> RunSummary:
+    """Poll and ingest some sources of a cycle; a retry overwrites the shard's counts."""
+    with connect(db_url, autocommit=True) as conn:
+        sources = queries.sources_by_ids(conn, source_ids)
+        summary = asyncio.run(_Cycle(settings, conn, run_id, observer).run(sources))
+        queries.save_shard(conn, run_id, shard, summary.as_dict())
+    return summary
+
+
+def finish_run(db_url: str, *, run_id: int, status: str = "completed") -> dict:
+    with connect(db_url, autocommit=True) as conn:
+        return queries.finish_run(conn, run_id, status=status)
+
+
+class _Cycle:
+    def __init__(self, settings: Settings, conn: psycopg.Connection, run_id: int,
+                 observer: Observer | None) -> None:
+        self.settings = settings
+        self.conn = conn
+        self.notify = observer or (lambda _event, _n: None)
+        self.watchlist = load_watchlist(settings.watchlist)
+        self.summary = RunSummary(run_id=run_id)
+        self._db_lock = asyncio.Lock()
+
+    async def db(self, fn: Callable, /, *args: object, **kwargs: object):
+        """Run one query function on the shared connection, off the event loop."""
+        async with self._db_lock:
+            return await asyncio.to_thread(fn, self.conn, *args, **kwargs)
+
+    async def run(self, sources: list[Source]) -> RunSummary:
+        workers = self.settings.extract_workers or os.cpu_count() or 1
+        async with HttpClient(self.settings) as client, ExtractPool(
+            workers=workers, timeout_s=self.settings.extract_timeout_s
+        ) as pool:
+            self.client, self.pool = client, pool
+            await asyncio.gather(*(self.poll_source(source) for source in sources))
+        return self.summary
+
+    async def poll_source(self, source: Source) -> None:
+        etag, last_modified = await self.db(queries.source_validators, source.id)
+        result = await polling.poll_source(self.client, source, etag=etag,
+                                           last_modified=last_modified)
+        fresh: list[tuple[str, FeedItem]] = []
+        if result.status == "error":
+            self.summary.sources_failed += 1
+            self.summary.errors.append(f"{source.name}: {result.error}")
+        elif result.status == "not-modified":
+            self.summary.sources_not_modified += 1
+        else:
+            self.summary.sources_polled += 1
+            fresh = await self.fresh_items(source, result.items)
+            self.notify("items-found", len(fresh))
+            await asyncio.gather(*(self.process_item(source, key, item) for key, item in fresh))
+        await self.db(polling.record_poll, source, result, run_id=self.summary.run_id,
+                      items_new=len(fresh))
+
+    async def fresh_items(self, source: Source, items: list[FeedItem]) -> list[tuple[str, FeedItem]]:
+        """The entries worth fetching: not settled before, not already stored by URL."""
+        by_key: dict[str, FeedItem] = {}
+        for item in items:
+            item = replace(item, url=canonical_url(item.url))
+            by_key.setdefault(item.guid or item.url, item)  # duplicate guids inside one feed
+        self.summary.items_seen += len(by_key)
+        settled = await self.db(queries.settled_item_keys, source.id, list(by_key))
+        self.summary.outcomes[Outcome.ALREADY_SEEN] += len(settled)
+        pending = {k: v for k, v in by_key.items() if k not in settled}
+        known = await self.db(queries.article_ids_by_url, [i.url for i in pending.values()])
+        fresh = []
+        for key, item in pending.items():
+            if item.url in known:  # announced by another feed, or under another guid
+                await self.record(source, key, item, Outcome.DUPLICATE, article_id=known[item.url])
+            else:
+                fresh.append((key, item))
+        return fresh
+
+    async def process_item(self, source: Source, key: str, item: FeedItem) -> None:
+        try:
+            response = await self.client.fetch(item.url, robots=True)
+            article = await self.pool.extract(response.body, url=response.url,
+                                              content_type=response.headers.get("content-type"))
+        except FetchError as exc:
+            await self.record(source, key, item, Outcome.FAILED_FETCH, error=str(exc))
+            return
+        except ExtractError as exc:
+            await self.record(source, key, item, Outcome.FAILED_EXTRACT, error=str(exc))
+            return
+        article = self.complete(article, item, source)
+        match = match_article(self.watchlist, title=article.title, text=article.text,
+                              lang=article.lang)
+        outcome = await self.db(
+            _store_with_item, source=source, key=key, item=item, article=article, match=match
+        )
+        self.summary.outcomes[outcome] += 1
+        self.notify("item-done", 1)
+
+    def complete(self, article: Article, item: FeedItem, source: Source) -> Article:
+        """Fill what the page lacked from the feed entry; canonicalise the URL."""
+        lang = article.lang or detect_language(article.text) or item.language or source.language
+        return replace(
+            article,
+            canonical_url=canonical_url(article.url, page_canonical=article.page_canonical_url),
+            title=article.title or item.title,
+            author=article.author or item.author,
+            published_at=article.published_at or item.published_at,
+            lang=lang,
+        )
+
+    async def record(self, source: Source, key: str, item: FeedItem, outcome: Outcome, *,
+                     article_id: int | None = None, error: str | None = None) -> None:
+        self.summary.outcomes[outcome] += 1
+        if error:
+            self.summary.errors.append(f"{item.url}: {error}")
+        await self.db(queries.record_item, source_id=source.id, item_key=key, url=item.url,
+                      title=item.title, outcome=outcome, article_id=article_id, error=error)
+        self.notify("item-done", 1)
+
+
+def _store_with_item(conn: psycopg.Connection, *, source: Source, key: str, item: FeedItem,
+                     article: Article, match: Match) -> Outcome:
+    """Article, verdict and the entry's outcome in one transaction."""
+    with conn.transaction():
+        article_id, is_new = queries.store_article(
+            conn, article=article, source_id=source.id,
+            content_hash=text_fingerprint(article.text), match=match,
+        )
+        if not is_new:
+            outcome = Outcome.DUPLICATE
+        else:
+            outcome = Outcome.NEW_RELEVANT if match.relevant else Outcome.NEW_IRRELEVANT
+        queries.record_item(conn, source_id=source.id, item_key=key, url=item.url,
+                            title=item.title, outcome=outcome, article_id=article_id)
+    return outcome
