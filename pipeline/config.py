@@ -39,6 +39,15 @@ class Settings:
     respect_robots: bool = True
     extract_workers: int = 0  # 0: one per core
     extract_timeout_s: float = 30.0
+    # Per-source schedule: a source's interval follows how often it publishes, within
+    # [min, max]; failures back off from min; after `poll_failing_after` failures in a row
+    # the source is "failing" and polled every `poll_failing_interval_s` only.
+    poll_min_interval_s: float = 300.0
+    poll_max_interval_s: float = 6 * 3600.0
+    poll_failing_after: int = 10
+    poll_failing_interval_s: float = 24 * 3600.0
+    poll_max_items: int = 500  # newest entries kept per poll; older ones are archive, not news
+    newsapi_key: str | None = None  # NewsAPI sources are skipped (and logged) without it
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_security: str = "none"  # none | starttls | ssl
@@ -79,6 +88,12 @@ _ENV: dict[str, tuple[str, type]] = {
     "NEWSMON_RESPECT_ROBOTS": ("respect_robots", bool),
     "NEWSMON_EXTRACT_WORKERS": ("extract_workers", int),
     "NEWSMON_EXTRACT_TIMEOUT": ("extract_timeout_s", float),
+    "NEWSMON_POLL_MIN_INTERVAL": ("poll_min_interval_s", float),
+    "NEWSMON_POLL_MAX_INTERVAL": ("poll_max_interval_s", float),
+    "NEWSMON_POLL_FAILING_AFTER": ("poll_failing_after", int),
+    "NEWSMON_POLL_FAILING_INTERVAL": ("poll_failing_interval_s", float),
+    "NEWSMON_POLL_MAX_ITEMS": ("poll_max_items", int),
+    "NEWSMON_NEWSAPI_KEY": ("newsapi_key", str),
     "NEWSMON_SMTP_HOST": ("smtp_host", str),
     "NEWSMON_SMTP_PORT": ("smtp_port", int),
     "NEWSMON_SMTP_SECURITY": ("smtp_security", str),

@@ -39,6 +39,9 @@ class FeedItem:
     published_at: datetime | None = None
     language: str | None = None
     author: str | None = None
+    # Why published_at is the discovery time instead of the feed's date
+    # ("feed-date-future", "feed-date-unparseable", "feed-date-too-old").
+    date_flags: tuple[str, ...] = ()
 
 
 @record

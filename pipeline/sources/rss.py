@@ -1,18 +1,39 @@
-"""RSS, Atom, RDF and JSON Feed, through feedparser (given bytes, never a URL)."""
+"""RSS, Atom, RDF and JSON Feed, through feedparser (given bytes, never a URL).
+
+feedparser already survives most of the open web's feed zoo (wrong or missing charsets,
+byte-order marks, undeclared entities, unclosed tags). What it leaves to us is decided
+here: HTML pages served as feeds, relative links, entries without a guid or with a guid
+shared by different entries, dates in the future or in no known format, and text that
+was encoded twice upstream.
+"""
 
 from __future__ import annotations
 
 import calendar
+import codecs
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import feedparser
 
+from pipeline.dates import EARLIEST_PLAUSIBLE, FUTURE_SKEW
+from pipeline.encoding import decode_html, repair_mojibake
 from pipeline.models import FeedItem, Response, Source
+from pipeline.sources.errors import FeedParseError
 
+# An adapter's last word on an item, seeing the entry it came from (e.g. resolve a link).
+Adjust = Callable[[feedparser.FeedParserDict, FeedItem], FeedItem]
 
-class FeedParseError(ValueError):
-    """Nothing usable in the body (not a feed, or broken beyond recovery)."""
+_HTML_STARTS = (b"<!doctype html", b"<html")
+_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF8, codecs.BOM_UTF16_LE,
+         codecs.BOM_UTF16_BE)
+_XML_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])[^"']*""")
+
+__all__ = ["FeedParseError", "parse_feed", "parse_response"]
 
 
 def parse_response(source: Source, response: Response) -> list[FeedItem]:
@@ -21,69 +42,162 @@ def parse_response(source: Source, response: Response) -> list[FeedItem]:
 
 
 def parse_feed(body: bytes, *, base_url: str, headers: dict[str, str] | None = None,
-               language: str | None = None) -> list[FeedItem]:
+               language: str | None = None, now: datetime | None = None) -> list[FeedItem]:
+    """The feed's entries as FeedItems; `now` is the discovery time for unusable dates."""
+    parsed = parse_document(body, base_url=base_url, headers=headers)
+    return feed_items(parsed, base_url=base_url, language=language, now=now)
+
+
+def parse_document(body: bytes, *, base_url: str,
+                   headers: dict[str, str] | None = None) -> feedparser.FeedParserDict:
+    """feedparser's result, or FeedParseError when the body holds no feed at all."""
     # Sanitising and URI resolution are feedparser's slowest steps; text is
     # sanitised later, only where it is rendered.
+    body, headers = _without_bom(body, headers or {})
     parsed = feedparser.parse(
         body,
-        response_headers={"content-location": base_url, **(headers or {})},
+        response_headers={"content-location": base_url, **headers},
         sanitize_html=False,
         resolve_relative_uris=False,
     )
     if not parsed.entries and not parsed.get("version"):
-        reason = parsed.get("bozo_exception")
-        detail = f"{type(reason).__name__}: {reason}" if reason else "no feed elements found"
-        raise FeedParseError(f"parse: not a usable feed ({detail})")
+        raise FeedParseError(f"parse: not a usable feed ({_why_not_a_feed(body, parsed)})")
+    return parsed
+
+
+def feed_items(parsed: feedparser.FeedParserDict, *, base_url: str,
+               language: str | None = None, now: datetime | None = None,
+               adjust: Adjust | None = None) -> list[FeedItem]:
+    """One FeedItem per entry with a usable link, distinct entries only."""
+    now = now or datetime.now(UTC)
     feed_language = language or _language_code(parsed.feed.get("language"))
     items = []
     for entry in parsed.entries:
-        link = _entry_link(entry, base_url)
-        if not link:
+        url = entry_link(entry, base_url)
+        if not url:
             continue
-        items.append(
-            FeedItem(
-                url=link,
-                guid=(entry.get("id") or None),
-                title=_clean(entry.get("title", "")),
-                summary=_clean(entry.get("summary", "")),
-                published_at=_entry_date(entry),
-                language=feed_language,
-                author=entry.get("author") or None,
-            )
+        published_at, flags = entry_date(entry, now=now)
+        item = FeedItem(
+            url=url,
+            guid=str(entry.get("id") or "").strip() or None,
+            title=_text(entry.get("title")),
+            summary=_text(entry.get("summary")),
+            published_at=published_at,
+            language=_language_code(entry.get("language")) or feed_language,
+            author=_text(entry.get("author")) or None,
+            date_flags=flags,
         )
-    return items
+        items.append(adjust(entry, item) if adjust else item)
+    return distinct_entries(items)
 
 
-def _entry_link(entry: feedparser.FeedParserDict, base_url: str) -> str | None:
+def entry_link(entry: feedparser.FeedParserDict, base_url: str) -> str | None:
+    """The entry's absolute http(s) link; relative links resolve against the feed's URL."""
     link = entry.get("link") or ""
     if not link:
         for candidate in entry.get("links", []):
             if candidate.get("href"):
                 link = candidate["href"]
                 break
-    link = link.strip()
+    if not link and entry.get("guidislink"):
+        link = entry.get("id") or ""
+    return absolute_http_url(link, base_url)
+
+
+def absolute_http_url(link: str, base_url: str) -> str | None:
+    link = str(link).strip()
     if not link:
         return None
-    absolute = urljoin(base_url, link)
+    try:
+        absolute = urljoin(base_url, link)
+    except ValueError:  # e.g. an invalid IPv6 literal
+        return None
     return absolute if absolute.startswith(("http://", "https://")) else None
 
 
-def _entry_date(entry: feedparser.FeedParserDict) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
-        if value:
-            try:
-                return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-            except (OverflowError, ValueError, OSError):
-                return None
-    return None
+def entry_date(entry: feedparser.FeedParserDict, *,
+               now: datetime) -> tuple[datetime | None, tuple[str, ...]]:
+    """The entry's date, or the discovery time with a flag when the feed's date is unusable.
+
+    No date at all is not a quirk (many feeds omit it): that gives None, no flag.
+    """
+    stated = False
+    for key in ("published", "updated", "created"):
+        stated = stated or bool(entry.get(key))
+        value = entry.get(f"{key}_parsed")
+        if not value:
+            continue
+        try:
+            moment = datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+        except (OverflowError, ValueError, OSError, TypeError):
+            return now, ("feed-date-unparseable",)
+        return checked_date(moment, now=now)
+    return (now, ("feed-date-unparseable",)) if stated else (None, ())
 
 
-def _language_code(value: str | None) -> str | None:
-    if not value:
+def checked_date(moment: datetime | None, *,
+                 now: datetime) -> tuple[datetime | None, tuple[str, ...]]:
+    """A source's date if plausible, else the discovery time and why (future, too old)."""
+    if moment is None:
+        return None, ()
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment > now + FUTURE_SKEW:
+        return now, ("feed-date-future",)
+    if moment < EARLIEST_PLAUSIBLE:
+        return now, ("feed-date-too-old",)
+    return moment.astimezone(UTC), ()
+
+
+def distinct_entries(items: list[FeedItem]) -> list[FeedItem]:
+    """Drop repeated entries; stop trusting a guid that several different links share.
+
+    A guid repeated with the same link is the same entry listed twice. A guid repeated
+    with different links is a broken generator (one guid for every entry); keyed by that
+    guid, all but one entry would be lost, so those entries fall back to their links.
+    """
+    links_per_guid = Counter()
+    for guid, url in {(i.guid, i.url) for i in items if i.guid}:
+        links_per_guid[guid] += 1
+    seen: set[tuple[str | None, str]] = set()
+    kept = []
+    for item in items:
+        if item.guid and links_per_guid[item.guid] > 1:
+            item = replace(item, guid=None)
+        key = (item.guid, item.url) if item.guid else (None, item.url)
+        if key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept
+
+
+def _without_bom(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """A byte-order mark decides the encoding (XML 1.0, appendix F); feedparser ignores a
+    UTF-16 one unless the declaration repeats it, so such bodies are handed over as UTF-8."""
+    if not body.startswith(_BOMS):
+        return body, headers
+    text = _XML_ENCODING.sub(r"\g<1>utf-8", decode_html(body, None), count=1)
+    mime = headers.get("content-type", "").split(";")[0].strip() or "application/xml"
+    return text.encode("utf-8"), {**headers, "content-type": f"{mime}; charset=utf-8"}
+
+
+def _why_not_a_feed(body: bytes, parsed: feedparser.FeedParserDict) -> str:
+    head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    content_type = str(parsed.get("headers", {}).get("content-type", "")).lower()
+    if head.startswith(_HTML_STARTS) or "html" in content_type.split(";")[0]:
+        return "an HTML page; `newsmon sources discover URL` finds the site's feeds"
+    if not body.strip():
+        return "empty body"
+    reason = parsed.get("bozo_exception")
+    return f"{type(reason).__name__}: {reason}" if reason else "no feed elements found"
+
+
+def _language_code(value: object) -> str | None:
+    if not value or not isinstance(value, str):
         return None
     return value.split("-")[0].split("_")[0].strip().lower() or None
 
 
-def _clean(value: str) -> str:
-    return " ".join(str(value).split())
+def _text(value: object) -> str:
+    if not value:
+        return ""
+    return repair_mojibake(" ".join(str(value).split()))

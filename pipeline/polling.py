@@ -1,0 +1,343 @@
+"""Polling one source: a conditional request, the adapter's parse, and the bookkeeping.
+
+The schedule, per source (columns of `sources`, see sql/0003_polling.sql):
+- A healthy source is polled about once per new item: its interval is one day divided by
+  its estimated items per day, kept within [poll_min_interval, poll_max_interval]. The
+  estimate comes from the entry dates of the last successful poll; for feeds without dates
+  from the new entries counted since the previous success. A 304, or a 200 that brought
+  nothing new and no dates, stretches the interval by half, so a dead-quiet feed drifts
+  to the maximum.
+- A failed poll backs off exponentially from the minimum interval (5 min, 10, 20, ...,
+  capped at the maximum). After `poll_failing_after` failures in a row the source is
+  `failing` and polled once per `poll_failing_interval` until it answers again.
+- `410 Gone` disables the source. A 301/308 chain from the polled URL moves its stored URL
+  to the new home once the new home answers with a feed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+import psycopg
+
+from pipeline.config import Settings
+from pipeline.db import queries
+from pipeline.http import FetchError, HttpClient
+from pipeline.models import FeedItem, Response, Source
+from pipeline.sources import (
+    FeedParseError,
+    SourceSkipped,
+    collect_items,
+    request_headers,
+    request_url,
+    source_problem,
+)
+
+log = logging.getLogger(__name__)
+
+RATE_WINDOW = timedelta(days=7)  # entry dates older than this say nothing about the pace now
+MIN_RATE_SPAN = timedelta(hours=1)  # a burst of entries within minutes is not 1000 a day
+NOTHING_NEW_STRETCH = 1.5
+STATUSES = ("active", "failing", "disabled")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchedulePolicy:
+    min_interval: timedelta = timedelta(minutes=5)
+    max_interval: timedelta = timedelta(hours=6)
+    failing_after: int = 10
+    failing_interval: timedelta = timedelta(hours=24)
+    max_items: int = 500
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SchedulePolicy:
+        return cls(
+            min_interval=timedelta(seconds=settings.poll_min_interval_s),
+            max_interval=timedelta(seconds=max(settings.poll_max_interval_s,
+                                               settings.poll_min_interval_s)),
+            failing_after=max(1, settings.poll_failing_after),
+            failing_interval=timedelta(seconds=settings.poll_failing_interval_s),
+            max_items=max(1, settings.poll_max_items),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollResult:
+    status: str  # "ok" | "not-modified" | "error" | "skipped"
+    started: float
+    items: list[FeedItem] = field(default_factory=list)
+    response: Response | None = None  # also set when the body came but could not be parsed
+    error: Exception | None = None  # FetchError, FeedParseError, SourceSkipped or ValueError
+    url: str = ""  # the URL requested: source.url, or built from the source's params
+    policy: SchedulePolicy = field(default_factory=SchedulePolicy)
+
+    @property
+    def duration_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceHealth:
+    """The schedule columns of one `sources` row."""
+
+    status: str = "active"
+    next_poll_at: datetime | None = None
+    poll_interval: timedelta | None = None
+    error_streak: int = 0
+    items_per_day: float | None = None
+    last_polled_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    disabled_reason: str | None = None
+
+
+# -- one poll --------------------------------------------------------------------------
+
+async def poll_source(client: HttpClient, source: Source, *, etag: str | None,
+                      last_modified: str | None) -> PollResult:
+    """Fetch and parse one source; never raises for a bad feed, host or configuration."""
+    started = time.monotonic()
+    policy = SchedulePolicy.from_settings(client.settings)
+    problem = source_problem(source)
+    if problem:
+        return PollResult(status="error", started=started, policy=policy, url=source.url,
+                          error=ValueError(f"config: source {source.name!r} {problem}"))
+    url = request_url(source)
+    done = partial(PollResult, started=started, policy=policy, url=url)
+    try:
+        headers = request_headers(source, client.settings)
+    except SourceSkipped as exc:
+        return done(status="skipped", error=exc)
+    try:
+        response = await client.fetch(url, etag=etag, last_modified=last_modified,
+                                      headers=headers)
+    except FetchError as exc:
+        return done(status="error", error=exc)
+    if response.is_not_modified:
+        return done(status="not-modified", response=response)
+    try:
+        items = await collect_items(client, source, response)
+    except (FetchError, FeedParseError) as exc:
+        return done(status="error", response=response, error=exc)
+    except Exception as exc:  # a parser bug on one odd feed must not end the run
+        log.exception("parse: unexpected failure on %s", url)
+        error = FeedParseError(f"parse: unexpected {type(exc).__name__}: {exc}")
+        return done(status="error", response=response, error=error)
+    return done(status="ok", response=response, items=newest_items(items, policy.max_items))
+
+
+def newest_items(items: list[FeedItem], limit: int) -> list[FeedItem]:
+    """At most `limit` items, the newest by date; undated ones keep their feed order."""
+    if len(items) <= limit:
+        return items
+    oldest = datetime.min.replace(tzinfo=UTC)
+    ranked = sorted(range(len(items)),
+                    key=lambda i: (items[i].published_at or oldest, -i), reverse=True)
+    if all(item.published_at is None for item in items):
+        ranked = list(range(len(items)))  # feeds list newest first
+    keep = set(ranked[:limit])
+    return [item for i, item in enumerate(items) if i in keep]
+
+
+# -- bookkeeping -----------------------------------------------------------------------
+
+def record_poll(conn: psycopg.Connection, source: Source, result: PollResult, *,
+                run_id: int | None, items_new: int, now: datetime | None = None) -> None:
+    """One fetch_log row per poll, the validators, the next poll time and the source's health."""
+    now = now or datetime.now(UTC)
+    response, error = result.response, result.error
+    succeeded = result.status in ("ok", "not-modified")
+    with conn.transaction():
+        health = load_health(conn, source.id)
+        save_health(conn, source.id, next_health(health, result, items_new=items_new, now=now))
+        if result.status == "ok" and response is not None:
+            queries.save_validators(conn, source.id, etag=response.headers.get("etag"),
+                                    last_modified=response.headers.get("last-modified"))
+        if succeeded and response is not None and response.permanent_redirect:
+            _follow_permanent_redirect(conn, source, result, response.permanent_redirect)
+        queries.log_fetch(
+            conn, source_id=source.id, run_id=run_id,
+            status=result.status, duration_ms=result.duration_ms,
+            http_status=response.status if response else getattr(error, "status", None),
+            bytes_=len(response.body) if response else None,
+            items_seen=len(result.items), items_new=items_new,
+            error_class=error_class(error), error_message=str(error) if error else None,
+        )
+
+
+def error_class(error: Exception | None) -> str | None:
+    if error is None:
+        return None
+    if isinstance(error, FetchError):
+        return error.kind
+    if isinstance(error, SourceSkipped):
+        return "skipped"
+    if isinstance(error, FeedParseError):
+        return "parse"
+    return "config"
+
+
+def _follow_permanent_redirect(conn: psycopg.Connection, source: Source, result: PollResult,
+                               target: str) -> None:
+    # A URL built from params would carry them twice if stored; those sources keep theirs.
+    if result.url != source.url or target == source.url:
+        return
+    log.info("poll: %s moved permanently to %s; URL updated", source.name, target)
+    conn.execute("UPDATE sources SET url = %s, updated_at = now() WHERE id = %s",
+                 (target, source.id))
+
+
+# -- the schedule ------------------------------------------------------------------------
+
+def next_health(health: SourceHealth, result: PollResult, *, items_new: int,
+                now: datetime) -> SourceHealth:
+    """The source's schedule and health after this poll."""
+    if result.status == "skipped":
+        return health  # nothing was attempted: due again next run, health unchanged
+    if result.status == "error":
+        return _after_failure(health, result.error, policy=result.policy, now=now)
+    return _after_success(health, result, items_new=items_new, now=now)
+
+
+def _after_failure(health: SourceHealth, error: Exception | None, *, policy: SchedulePolicy,
+                   now: datetime) -> SourceHealth:
+    streak = health.error_streak + 1
+    failed = replace(health, error_streak=streak, last_polled_at=now, last_error=str(error))
+    if is_gone(error):
+        return replace(failed, status="disabled", next_poll_at=None,
+                       disabled_reason=f"{error}: the server says the feed is gone for good")
+    if streak >= policy.failing_after:
+        return replace(failed, status="failing", next_poll_at=now + policy.failing_interval)
+    return replace(failed, next_poll_at=now + backoff_delay(streak, policy))
+
+
+def _after_success(health: SourceHealth, result: PollResult, *, items_new: int,
+                   now: datetime) -> SourceHealth:
+    policy = result.policy
+    current = health.poll_interval or policy.min_interval
+    rate = None
+    if result.status == "ok":
+        dates = [i.published_at for i in result.items if i.published_at and not i.date_flags]
+        rate = estimate_items_per_day(dates, now=now)
+        if rate is None and items_new and health.last_success_at:
+            rate = _blend(health.items_per_day,
+                          items_new / max((now - health.last_success_at) / timedelta(days=1),
+                                          policy.min_interval / timedelta(days=1)))
+    if rate is not None:
+        interval = interval_for(rate, policy)
+    elif items_new:
+        interval = current
+    else:
+        interval = _clamp(current * NOTHING_NEW_STRETCH, policy)
+    return replace(
+        health, status="active", error_streak=0, last_error=None,
+        items_per_day=health.items_per_day if rate is None else round(rate, 3),
+        poll_interval=interval, next_poll_at=now + interval,
+        last_polled_at=now, last_success_at=now,
+    )
+
+
+def estimate_items_per_day(dates: Iterable[datetime], *, now: datetime) -> float | None:
+    """Entries per day from the dates a feed shows: None without dates, 0 if all are old."""
+    dates = list(dates)
+    if not dates:
+        return None
+    recent = [d for d in dates if now - RATE_WINDOW <= d]
+    if not recent:
+        return 0.0
+    span = max(now - min(recent), MIN_RATE_SPAN)
+    return len(recent) / (span / timedelta(days=1))
+
+
+def interval_for(items_per_day: float, policy: SchedulePolicy) -> timedelta:
+    """About one new item per poll, within the configured bounds."""
+    if items_per_day <= 0:
+        return policy.max_interval
+    return _clamp(timedelta(days=1) / items_per_day, policy)
+
+
+def backoff_delay(error_streak: int, policy: SchedulePolicy) -> timedelta:
+    exponent = min(max(error_streak - 1, 0), 30)
+    return min(policy.max_interval, policy.min_interval * 2**exponent)
+
+
+def is_gone(error: Exception | None) -> bool:
+    return isinstance(error, FetchError) and error.status == 410
+
+
+def _clamp(interval: timedelta, policy: SchedulePolicy) -> timedelta:
+    return max(policy.min_interval, min(policy.max_interval, interval))
+
+
+def _blend(previous: float | None, observed: float) -> float:
+    # Counts between two polls are noisy; half of the old estimate steadies them.
+    return observed if previous is None else (previous + observed) / 2
+
+
+# -- which sources, and when -----------------------------------------------------------------
+
+def due_sources(conn: psycopg.Connection, sources: list[Source], *,
+                now: datetime | None = None) -> list[Source]:
+    """The stored sources (with ids) whose next poll time has come, in the order given.
+
+    Never-polled sources are due; disabled ones never are.
+    """
+    ids = [source.id for source in sources]
+    if None in ids:
+        raise ValueError("polling: due_sources needs stored sources (with ids); sync them first")
+    rows = conn.execute(
+        """SELECT id FROM sources
+           WHERE id = ANY(%s) AND enabled AND (next_poll_at IS NULL OR next_poll_at <= %s)""",
+        (ids, now or datetime.now(UTC)),
+    ).fetchall()
+    due = {row[0] for row in rows}
+    return [source for source in sources if source.id in due]
+
+
+def registered_sources(conn: psycopg.Connection, file_sources: list[Source]) -> list[Source]:
+    """Every enabled source a run covers: the sources file (synced first), then those added
+    with `newsmon sources add` / `import-opml` that the file does not name."""
+    stored = queries.sync_sources(conn, file_sources)
+    names = {source.name for source in stored}
+    return stored + [s for s in added_sources(conn) if s.name not in names]
+
+
+def added_sources(conn: psycopg.Connection) -> list[Source]:
+    rows = conn.execute(
+        """SELECT id, name, url, kind, language, tags, params FROM sources
+           WHERE origin = 'cli' AND enabled ORDER BY id"""
+    ).fetchall()
+    return [Source(id=r[0], name=r[1], url=r[2], kind=r[3], language=r[4], tags=tuple(r[5]),
+                   params=r[6]) for r in rows]
+
+
+def load_health(conn: psycopg.Connection, source_id: int) -> SourceHealth:
+    row = conn.execute(
+        """SELECT status, next_poll_at, poll_interval, error_streak, items_per_day,
+                  last_polled_at, last_success_at, last_error, disabled_reason
+           FROM sources WHERE id = %s FOR UPDATE""",
+        (source_id,),
+    ).fetchone()
+    if row is None:
+        return SourceHealth()
+    return SourceHealth(status=row[0], next_poll_at=row[1], poll_interval=row[2],
+                        error_streak=row[3], items_per_day=row[4], last_polled_at=row[5],
+                        last_success_at=row[6], last_error=row[7], disabled_reason=row[8])
+
+
+def save_health(conn: psycopg.Connection, source_id: int, health: SourceHealth) -> None:
+    conn.execute(
+        """UPDATE sources SET status = %s, next_poll_at = %s, poll_interval = %s,
+                  error_streak = %s, items_per_day = %s, last_polled_at = %s,
+                  last_success_at = %s, last_error = %s, disabled_reason = %s,
+                  enabled = enabled AND %s <> 'disabled'
+           WHERE id = %s""",
+        (health.status, health.next_poll_at, health.poll_interval, health.error_streak,
+         health.items_per_day, health.last_polled_at, health.last_success_at,
+         health.last_error, health.disabled_reason, health.status, source_id),
+    )
