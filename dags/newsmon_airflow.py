@@ -19,7 +19,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, ExceptionRetryPolicy, RetryAction, RetryRule
+from airflow.sdk import Asset, RetryDecision, RetryPolicy
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -35,13 +35,13 @@ NEW_STORIES = Asset(name="newsmon_new_stories", uri="x-newsmon://stories/new", g
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 TAGS = ["newsmon"]
 
-# A retry cannot fix these: the build or the configuration is wrong. Named by path,
-# so parsing a DAG file imports none of them.
-_NOT_RETRYABLE = [
+# A retry cannot fix these: the build or the configuration is wrong.
+NOT_RETRYABLE = frozenset({
     "pipeline.orchestration.StageUnavailable",
     "pipeline.db.migrate.SchemaMismatch",
     "pipeline.sources.SourcesFileError",
-]
+    "pipeline.match.watchlist.WatchlistError",
+})
 
 # libpq parameters an Airflow Postgres connection may carry in its extras.
 _LIBPQ_EXTRAS = {
@@ -54,7 +54,7 @@ _LIBPQ_EXTRAS = {
 # --- schedule knobs (environment, read when the DAG file is parsed) ------------------------
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int = 1) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -62,8 +62,8 @@ def env_int(name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ValueError(f"dags: {name}={raw!r} is not a whole number") from None
-    if value < 1:
-        raise ValueError(f"dags: {name} must be at least 1, not {value}")
+    if value < minimum:
+        raise ValueError(f"dags: {name} must be at least {minimum}, not {value}")
     return value
 
 
@@ -88,20 +88,35 @@ def retention_days() -> int:
 def default_args(*, retries: int = 3) -> dict[str, Any]:
     """Retries with exponential backoff (30 s, 60 s, 120 s ... at most 10 min), a timeout
     on every task, and the failure record. NEWSMON_TASK_RETRIES overrides `retries`."""
-    retries_override = os.environ.get("NEWSMON_TASK_RETRIES", "").strip()
     return {
         "owner": "newsmon",
-        "retries": int(retries_override) if retries_override.isdigit() else retries,
+        "retries": env_int("NEWSMON_TASK_RETRIES", retries, minimum=0),
         "retry_delay": timedelta(seconds=30),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=10),
-        "retry_policy": ExceptionRetryPolicy(rules=[RetryRule(
-            exception=_NOT_RETRYABLE, action=RetryAction.FAIL,
-            reason="configuration or build error: a retry cannot fix it")]),
+        "retry_policy": FailFast(NOT_RETRYABLE),
         "execution_timeout": timedelta(minutes=10),
         "on_failure_callback": record_failure,
         "on_retry_callback": record_retry,
     }
+
+
+class FailFast(RetryPolicy):
+    """Fail at once, without the retries, on errors named by their class path.
+
+    Named, not imported: Airflow's own ExceptionRetryPolicy imports the classes when
+    the DAG file is parsed, which would load the whole pipeline on every parse.
+    """
+
+    def __init__(self, class_paths: frozenset[str]) -> None:
+        self.class_paths = class_paths
+
+    def evaluate(self, exception: BaseException, try_number: int, max_tries: int,
+                 context: Any = None) -> RetryDecision:
+        for cls in type(exception).__mro__:
+            if f"{cls.__module__}.{cls.__qualname__}" in self.class_paths:
+                return RetryDecision.fail(f"{cls.__name__}: a retry cannot fix it")
+        return RetryDecision.default()
 
 
 # --- inside a task ----------------------------------------------------------------------
