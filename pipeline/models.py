@@ -75,6 +75,7 @@ class Article:
     description: str | None = None
     image_url: str | None = None
     categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
     page_canonical_url: str | None = None  # <link rel=canonical> / og:url, as the page states it
 
 
