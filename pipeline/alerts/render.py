@@ -59,10 +59,18 @@ class StoryView:
     published: str
     snippets: tuple[tuple[Segment, ...], ...] = ()
     terms: tuple[str, ...] = ()
-    other_outlets: tuple[OutletLink, ...] = ()
-    coverage: int = 1  # articles carrying the story
+    other_outlets: tuple[OutletLink, ...] = ()  # shown, with links where we have them
+    outlets: tuple[str, ...] = ()  # every outlet carrying the story, this one included
     catch_up: bool = False
     entity: str | None = None
+
+    @property
+    def all_outlets(self) -> frozenset[str]:
+        return frozenset((self.outlet, *self.outlets, *(o.name for o in self.other_outlets)))
+
+    @property
+    def coverage(self) -> int:
+        return len(self.all_outlets)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,8 +79,9 @@ class EntityGroup:
     stories: tuple[StoryView, ...]
 
     @property
-    def articles(self) -> int:
-        return sum(story.coverage for story in self.stories)
+    def outlets(self) -> int:
+        """Distinct outlets carrying any of the group's stories."""
+        return len(frozenset().union(*(story.all_outlets for story in self.stories)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,7 +198,7 @@ def group_by_entity(stories: Iterable[StoryView]) -> list[EntityGroup]:
         EntityGroup(name=name, stories=tuple(sorted(items, key=lambda s: (-s.coverage, s.title))))
         for name, items in groups.items()
     ]
-    return sorted(ordered, key=lambda g: (g.name == "Other", -g.articles, -len(g.stories), g.name))
+    return sorted(ordered, key=lambda g: (g.name == "Other", -g.outlets, -len(g.stories), g.name))
 
 
 # --- messages ------------------------------------------------------------------------------

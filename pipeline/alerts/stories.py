@@ -21,9 +21,8 @@ MAX_OTHER_OUTLETS = 8
 
 
 def _outlet(row: dict[str, Any]) -> str:
-    return (clean_text(row.get("site_name"), limit=80) or clean_text(row.get("source_name"),
-                                                                      limit=80)
-            or host_of(row.get("url")) or "unknown outlet")
+    """Site name, else host without www: the same rule as SQL's newsmon_outlet()."""
+    return clean_text(row.get("site_name"), limit=80) or host_of(row.get("url")) or "unknown"
 
 
 def load_story(conn: psycopg.Connection, *, article_id: int, story_id: int | None,
@@ -31,12 +30,12 @@ def load_story(conn: psycopg.Connection, *, article_id: int, story_id: int | Non
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             """SELECT a.id, a.url, a.title, a.site_name, a.published_at, a.discovered_at,
-                      a.story_id, s.name AS source_name, m.evidence
+                      a.story_id, m.evidence, st.outlets
                FROM articles a
-               LEFT JOIN sources s ON s.id = a.source_id
                LEFT JOIN matches m ON m.article_id = a.id AND m.watchlist = %s
+               LEFT JOIN stories st ON st.id = coalesce(%s, a.story_id)
                WHERE a.id = %s""",
-            (watchlist, article_id),
+            (watchlist, story_id, article_id),
         )
         article = cur.fetchone()
         if article is None:
@@ -45,8 +44,7 @@ def load_story(conn: psycopg.Connection, *, article_id: int, story_id: int | Non
         copies: list[dict[str, Any]] = []
         if story_id is not None:
             cur.execute(
-                """SELECT a.url, a.site_name, s.name AS source_name
-                   FROM articles a LEFT JOIN sources s ON s.id = a.source_id
+                """SELECT a.url, a.site_name FROM articles a
                    WHERE a.story_id = %s AND a.id <> %s
                    ORDER BY a.discovered_at, a.id""",
                 (story_id, article_id),
@@ -54,11 +52,16 @@ def load_story(conn: psycopg.Connection, *, article_id: int, story_id: int | Non
             copies = cur.fetchall()
         entity = _main_entity(cur, article_id=article_id, story_id=story_id, watchlist=watchlist)
     outlet = _outlet(article)
+    # Copies stored as articles come with a link; verbatim copies folded into an
+    # existing article are known only by name (stories.outlets).
     others: dict[str, OutletLink] = {}
     for copy in copies:
-        name = _outlet(copy)
-        if name != outlet and name not in others and len(others) < MAX_OTHER_OUTLETS:
-            others[name] = OutletLink(name=name, url=safe_url(copy["url"]))
+        others.setdefault(_outlet(copy), OutletLink(name=_outlet(copy), url=safe_url(copy["url"])))
+    for name in article["outlets"] or ():
+        name = clean_text(name, limit=80)
+        if name:
+            others.setdefault(name, OutletLink(name=name, url=None))
+    others.pop(outlet, None)
     snippets, terms = evidence_snippets(article["evidence"])
     return StoryView(
         title=clean_text(article["title"], limit=300) or "(untitled)",
@@ -67,8 +70,8 @@ def load_story(conn: psycopg.Connection, *, article_id: int, story_id: int | Non
         published=format_time(article["published_at"] or article["discovered_at"], timezone),
         snippets=snippets,
         terms=terms,
-        other_outlets=tuple(others.values()),
-        coverage=1 + len(copies),
+        other_outlets=tuple(others.values())[:MAX_OTHER_OUTLETS],
+        outlets=(outlet, *others),
         catch_up=catch_up,
         entity=entity,
     )

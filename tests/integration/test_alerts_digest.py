@@ -93,9 +93,9 @@ def test_digest_groups_stories_by_entity_most_covered_first(conn, db_url, settin
     assert (report.built, report.sent) == (1, 1)
     text = _plain(smtp_server.messages[0])
     headings = [line for line in text.splitlines() if line.startswith("== ")]
-    assert headings == ["== Tren de Aragua: 2 stories, 4 articles ==",
-                        "== Maduro: 1 story, 2 articles ==",
-                        "== US Strikes: 1 story, 1 article =="]
+    assert headings == ["== Tren de Aragua: 2 stories, 4 outlets ==",
+                        "== Maduro: 1 story, 2 outlets ==",
+                        "== US Strikes: 1 story, 1 outlet =="]
     items = [line for line in text.splitlines() if line.startswith("* ")]
     assert items == ["* Tren de Aragua members arrested in Santiago",
                      "* Tren de Aragua extortion ring in Bogotá",

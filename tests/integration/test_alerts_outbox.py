@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.alerts import send_pending
 from pipeline.alerts.outbox import MAX_ATTEMPTS
-from tests.support.newsrows import add_article, add_subscriber_row, requeue
+from tests.support.newsrows import add_article, add_subscriber_row, fold_verbatim_copy, requeue
 from tests.support.smtp import SmtpServer, make_tls_files
 
 NOW = datetime(2026, 11, 14, 12, 0, tzinfo=UTC)
@@ -75,6 +75,25 @@ def test_one_email_per_subscriber_and_story_however_many_copies_and_reruns(
     body = next(m.message for m in smtp_server.messages
                 if "cabinet" in str(m.message["Subject"])).get_body(("plain",)).get_content()
     assert "Outlet 0" in body and "Outlet 2" in body
+
+
+def test_the_email_names_every_outlet_carrying_the_story(conn, db_url, settings,
+                                                        smtp_server) -> None:
+    settings = smtp_server.configure(settings)
+    add_subscriber_row(conn, "ana@example.org", created_at=LONG_AGO)
+    first = add_article(conn, title="Maduro speaks", url="https://www.wire.example/a", now=NOW)
+    add_article(conn, title="Maduro speaks", url="https://diario.example/b", site_name="Diario",
+                now=NOW, story_id=first.story_id)
+    fold_verbatim_copy(conn, first.story_id, "Agencia Uno")  # exact copy, no article row
+
+    send_pending(db_url, settings, now=NOW)
+
+    message = smtp_server.messages[0].message
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "wire.example" in text  # no site name: the host, without www
+    assert "  - Diario <https://diario.example/b>\r\n  - Agencia Uno\r\n" in text
+    assert '<a href="https://diario.example/b" style="color:#555">Diario</a>, Agencia Uno' in html
 
 
 def test_message_id_and_smtp_reply_are_recorded(conn, db_url, settings, smtp_server) -> None:

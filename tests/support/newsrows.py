@@ -15,6 +15,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -60,14 +61,19 @@ def add_article(conn: psycopg.Connection, *, title: str, url: str, now: datetime
             (url, url, title, text or title, published_at, discovered_at, lang, site_name,
              hashlib.sha256(url.encode()).hexdigest()),
         ).fetchone()[0]
+        outlet = site_name or (urlsplit(url).hostname or "").removeprefix("www.")
         if story_id is None:
             story_id = conn.execute(
-                """INSERT INTO stories (representative_id, first_seen_at, last_seen_at)
-                   VALUES (%s, %s, %s) RETURNING id""",
-                (article_id, discovered_at, discovered_at)).fetchone()[0]
+                """INSERT INTO stories (representative_id, first_seen_at, last_seen_at, outlets)
+                   VALUES (%s, %s, %s, %s) RETURNING id""",
+                (article_id, discovered_at, discovered_at, [outlet])).fetchone()[0]
         else:
-            conn.execute("UPDATE stories SET size = size + 1, last_seen_at = %s WHERE id = %s",
-                         (discovered_at, story_id))
+            conn.execute(
+                """UPDATE stories SET size = size + 1, last_seen_at = %s,
+                          outlets = CASE WHEN %s::text = ANY(outlets) THEN outlets
+                                         ELSE array_append(outlets, %s::text) END
+                   WHERE id = %s""",
+                (discovered_at, outlet, outlet, story_id))
         conn.execute("UPDATE articles SET story_id = %s WHERE id = %s", (story_id, article_id))
         conn.execute(
             """INSERT INTO matches (article_id, watchlist, relevant, score, evidence, matched_at)
@@ -110,3 +116,9 @@ def add_subscriber_row(conn: psycopg.Connection, email: str, *, created_at: date
         (email, name, list(watchlists), mode, digest_hour, timezone, min_score,
          list(languages), created_at),
     ).fetchone()[0]
+
+
+def fold_verbatim_copy(conn: psycopg.Connection, story_id: int, outlet: str) -> None:
+    """An exact copy from another outlet, folded into the story without an article row."""
+    conn.execute("UPDATE stories SET outlets = array_append(outlets, %s::text) WHERE id = %s",
+                 (outlet, story_id))

@@ -42,7 +42,7 @@ def _story(**changes) -> StoryView:
     values = {"title": "Gang leader arrested", "url": "https://wire.example/a", "outlet": "Wire",
               "published": "2026-11-14 08:00 -04", "snippets": snippets, "terms": terms,
               "other_outlets": (OutletLink(name="Diario", url="https://diario.example/b"),),
-              "coverage": 2}
+              "outlets": ("Wire", "Diario")}
     values.update(changes)
     return StoryView(**values)
 
@@ -187,29 +187,33 @@ def test_evidence_snippets_are_cleaned_deduplicated_and_capped() -> None:
 
 
 def test_group_by_entity_orders_by_coverage() -> None:
-    def story(title: str, entity: str | None, coverage: int) -> StoryView:
-        return _story(title=title, entity=entity, coverage=coverage)
+    def story(title: str, entity: str | None, *outlets: str) -> StoryView:
+        return _story(title=title, entity=entity, outlet=outlets[0], outlets=outlets,
+                      other_outlets=())
 
     groups = group_by_entity([
-        story("m1", "maduro", 1), story("t1", "tren_de_aragua", 2), story("x", None, 9),
-        story("t2", "tren_de_aragua", 5), story("m2", "maduro", 3), story("s", "us_strikes", 1),
+        story("m1", "maduro", "A"), story("t1", "tren_de_aragua", "A", "B"),
+        story("x", None, *"ABCDEFGHI"), story("t2", "tren_de_aragua", "B", "C", "D", "E"),
+        story("m2", "maduro", "A", "B", "C"), story("s", "us_strikes", "A"),
     ])
 
-    assert [(g.name, [s.title for s in g.stories], g.articles) for g in groups] == [
-        ("Tren de Aragua", ["t2", "t1"], 7), ("Maduro", ["m2", "m1"], 4),
+    # Group counts are distinct outlets: A, B, C, D, E carried Tren de Aragua stories.
+    assert [(g.name, [s.title for s in g.stories], g.outlets) for g in groups] == [
+        ("Tren de Aragua", ["t2", "t1"], 5), ("Maduro", ["m2", "m1"], 3),
         ("US Strikes", ["s"], 1), ("Other", ["x"], 9)]
 
 
 def test_digest_message() -> None:
     groups = [EntityGroup(name="Tren de Aragua", stories=(_story(), _story(
-        title="Old strike", catch_up=True, coverage=1, other_outlets=())))]
+        title="Old strike", catch_up=True, outlet="Gazette", outlets=(), other_outlets=())))]
     message = render_digest(SETTINGS, recipient=ANA, groups=groups,
                             local_date=NOW.date(), digest_id=3, created_at=NOW, now=NOW)
     text = message.get_body(("plain",)).get_content()
 
     assert str(message["Subject"]) == "newsmon digest 2026-11-14: 2 stories"
     assert str(message["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
-    assert "== Tren de Aragua: 2 stories, 3 articles ==" in text
+    assert "== Tren de Aragua: 2 stories, 3 outlets ==" in text
+    assert "Wire, 2026-11-14 08:00 -04 (2 outlets)" in text
     assert "* [catch-up] Old strike" in text
     assert "[catch-up]: published before this digest's period" in text
 
