@@ -201,6 +201,8 @@ class _Article:
             return False
         if alias.vetoes and self.near_any(hit, alias.vetoes, alias.veto_window):
             return False
+        if alias.reject_after_name and self.follows_other_name(hit, alias.cues):
+            return False
         case_ok = has_case(self.written(hit), use.spelling, use.case)
         if alias.require == "none":
             return case_ok
@@ -210,6 +212,21 @@ class _Article:
             return True if not self.starts_sentence(hit) else (alias.cues, alias.window)
         # a lower-case "maduro" is the person only right beside a role ("el régimen de maduro")
         return alias.lower_cues, _LOWER_CASE_WINDOW
+
+    def follows_other_name(self, hit: Hit, cues: tuple[Atom, ...]) -> bool:
+        """'George Maduro': a capitalised word right before, that is neither a cue nor
+        capitalised only because it opens a sentence or a Title Case headline."""
+        if hit.field == "title" and self.title_is_title_case():
+            return False
+        value = self.fields[hit.field]
+        before = _PREVIOUS_WORD.search(value, max(0, hit.start - 40), hit.start)
+        if not before or not before.group(1)[0].isupper():
+            return False
+        word = Hit(hit.field, before.start(1), before.end(1))
+        if self.starts_sentence(word):
+            return False
+        return not any(h.field == word.field and h.start <= word.start and word.end <= h.end
+                       for atom in cues for h in self.atom_hits(atom))
 
     def is_excluded(self, entity: Entity, hit: Hit) -> bool:
         for use in entity.excludes:
@@ -258,6 +275,7 @@ class _Article:
 
 
 _LOWER_CASE_WINDOW = 3
+_PREVIOUS_WORD = re.compile(r"([^\W\d_]+)[ \t\u00a0]+\Z")
 
 
 def _inside_longer(hit: Hit, spans: set[Hit]) -> bool:
@@ -313,7 +331,7 @@ def _verdict(article: _Article, mentions: dict[str, list[Hit]],
         signals.append(factor * (article.position_weight(best) if best else scoring.body))
         if best is not None:
             evidence.append(_evidence(article, "rule", rule.id, _span(best, hits), signals[-1]))
-    strong = sum(1 for s in signals if s >= 0.5)
+    strong = sum(1 for s in signals if s >= scoring.cooccurrence_min)
     bonus = scoring.cooccurrence_bonus * min(max(strong - 1, 0), scoring.cooccurrence_cap)
     score = sum(signals) + bonus
     evidence.sort(key=lambda e: (-e.weight, e.field != "title", e.start))

@@ -53,6 +53,9 @@ class Alias:
     vetoes: tuple[Atom, ...] = ()
     window: int = 12  # words either side for cues; 0 = anywhere in the article
     veto_window: int = 12
+    # A capitalised word just before it (not a cue, not opening a sentence) makes it part
+    # of another name: "Ricardo Maduro", "Camila Cabello", "Parque Miraflores".
+    reject_after_name: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,7 @@ class Scoring:
     repeat_cap: int = 4
     cooccurrence_bonus: float = 0.6
     cooccurrence_cap: int = 3
+    cooccurrence_min: float = 1.0  # a signal damped below this does not count as co-occurring
     evidence_per_entity: int = 3
 
 
@@ -290,6 +294,7 @@ class _Compiler:
             vetoes=tuple(_atom(v) for v in spec.get("vetoes", [])),
             window=window,
             veto_window=int(spec.get("veto_window", window or 12)),
+            reject_after_name=bool(spec.get("reject_after_name", False)),
         )
 
     def rule(self, spec: dict[str, Any]) -> Rule:
