@@ -27,7 +27,7 @@ from pipeline.alerts.outbox import (
     recipient_from_row,
     utcnow,
 )
-from pipeline.alerts.render import group_by_entity, render_digest
+from pipeline.alerts.render import StoryView, group_by_entity, render_digest
 from pipeline.alerts.smtp import Mailer
 from pipeline.alerts.stories import load_story
 from pipeline.config import Settings
@@ -130,16 +130,21 @@ def send_digests(db: ConnectionSource, settings: Settings, *, now: datetime | No
                  limit: int = 1000, mailer: Mailer | None = None) -> SendReport:
     """Build the digests due at `now`, then send every pending digest. Idempotent."""
     now = as_utc(now or utcnow())
+    cache: dict[tuple, StoryView] = {}  # the day's stories recur in many digests
+
+    def story(conn: psycopg.Connection, key: tuple) -> StoryView:
+        if key not in cache:
+            article_id, story_id, watchlist, catch_up, timezone = key
+            cache[key] = load_story(conn, article_id=article_id, story_id=story_id,
+                                    watchlist=watchlist, timezone=timezone, catch_up=catch_up)
+        return cache[key]
 
     def render(conn: psycopg.Connection, row: dict[str, Any]) -> EmailMessage:
         recipient = recipient_from_row(row)
         items = conn.execute(
             """SELECT article_id, story_id, watchlist, catch_up FROM digest_items
                WHERE digest_id = %s ORDER BY article_id""", (row["id"],)).fetchall()
-        stories = [load_story(conn, article_id=article_id, story_id=story_id,
-                              watchlist=watchlist, timezone=recipient.timezone,
-                              catch_up=catch_up)
-                   for article_id, story_id, watchlist, catch_up in items]
+        stories = [story(conn, (*item, recipient.timezone)) for item in items]
         return render_digest(settings, recipient=recipient, groups=group_by_entity(stories),
                              local_date=row["local_date"], digest_id=row["id"],
                              created_at=row["created_at"], now=now)

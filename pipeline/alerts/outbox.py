@@ -23,8 +23,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from pipeline.alerts.render import Recipient, render_alert
-from pipeline.alerts.smtp import Mailer, SmtpRefused, SmtpUnavailable
+from pipeline.alerts.render import Recipient, StoryView, render_alert
+from pipeline.alerts.smtp import Mailer, SmtpNotReached, SmtpRefused, SmtpUnavailable
 from pipeline.alerts.stories import load_story
 from pipeline.config import Settings
 from pipeline.db import connect
@@ -143,11 +143,16 @@ def send_pending(db: ConnectionSource, settings: Settings, *, limit: int = 100,
                  now: datetime | None = None, mailer: Mailer | None = None) -> SendReport:
     """Send up to `limit` due alerts. Safe to run in several processes at once."""
     now = as_utc(now or utcnow())
+    stories: dict[tuple, StoryView] = {}  # one story goes to many subscribers in a batch
 
     def render(conn: psycopg.Connection, row: dict[str, Any]) -> EmailMessage:
         recipient = recipient_from_row(row)
-        story = load_story(conn, article_id=row["article_id"], story_id=row["story_id"],
-                           watchlist=row["watchlist"], timezone=recipient.timezone)
+        key = (row["article_id"], row["story_id"], row["watchlist"], recipient.timezone)
+        if key not in stories:
+            stories[key] = load_story(conn, article_id=row["article_id"],
+                                      story_id=row["story_id"], watchlist=row["watchlist"],
+                                      timezone=recipient.timezone)
+        story = stories[key]
         return render_alert(settings, recipient=recipient, story=story,
                             watchlist=row["watchlist"], alert_id=row["id"],
                             created_at=row["created_at"], now=now)
@@ -196,12 +201,10 @@ def deliver(conn: psycopg.Connection, mailer: Mailer, *, table: str, claim_sql: 
                 report.errors.append(f"{table} {row['id']}: {error}")
                 continue
             try:
-                mailer.open()
-            except SmtpUnavailable as exc:
-                report.outage = str(exc)  # nothing was tried: the row stays as it was
-                break
-            try:
                 reply = mailer.send(message)
+            except SmtpNotReached as exc:
+                report.outage = str(exc)  # nothing was sent: the row stays as it was
+                break
             except SmtpUnavailable as exc:
                 # The connection died on this message: it counts as an attempt, so a
                 # message that kills the server every time cannot block the queue.

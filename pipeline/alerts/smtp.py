@@ -1,7 +1,9 @@
 """Talking to the SMTP server: one connection per batch, errors sorted by what to do next.
 
-- `SmtpUnavailable`: the server cannot take mail right now (refused connection,
-  dropped connection, 421, failed login). Stop the batch; everything stays queued.
+- `SmtpUnavailable`: the server cannot take mail right now (connection dropped
+  during a message, 421). Stop the batch; everything stays queued.
+  `SmtpNotReached`, its kind, says no session could be had at all (refused
+  connection, failed login): nothing of any message was sent.
 - `SmtpRefused`: the server refused this one message. `permanent` (5xx) gives up
   on it; a 4xx is retried later with backoff.
 """
@@ -25,6 +27,14 @@ SMTP_TIMEOUT_S = 30.0
 
 class SmtpUnavailable(RuntimeError):
     """The server is down or unusable; nothing about the message itself."""
+
+
+class SmtpNotReached(SmtpUnavailable):
+    """No session to send in (refused connection, failed login): nothing of a message was sent."""
+
+
+class _SessionGone(Exception):
+    """The server closed a session before MAIL FROM was accepted."""
 
 
 class SmtpRefused(RuntimeError):
@@ -104,39 +114,54 @@ class Mailer:
             if s.smtp_user:
                 smtp.login(s.smtp_user, s.smtp_password or "")
         except smtplib.SMTPAuthenticationError as exc:
-            raise SmtpUnavailable(f"smtp: login to {self._where} failed: {_reply(exc)}") from exc
+            raise SmtpNotReached(f"smtp: login to {self._where} failed: {_reply(exc)}") from exc
         except smtplib.SMTPNotSupportedError as exc:
-            raise SmtpUnavailable(f"smtp: {self._where}: {exc}") from exc
+            raise SmtpNotReached(f"smtp: {self._where}: {exc}") from exc
         except (smtplib.SMTPException, OSError) as exc:
-            raise SmtpUnavailable(f"smtp: cannot connect to {self._where}: {_reply(exc)}") from exc
+            raise SmtpNotReached(f"smtp: cannot connect to {self._where}: {_reply(exc)}") from exc
         return smtp
 
     def open(self) -> None:
-        """Make sure a working connection is open (raises SmtpUnavailable).
-
-        A connection kept from an earlier message is checked with NOOP first: a
-        server restarted in between must not cost the next message an attempt.
-        """
-        if self._smtp is not None:
-            try:
-                if self._smtp.noop()[0] == 250:
-                    return
-            except (smtplib.SMTPException, OSError):
-                pass
-            self._drop()
-        self._smtp = self._connect()
+        """Connect unless connected (raises SmtpNotReached)."""
+        if self._smtp is None:
+            self._smtp = self._connect()
 
     def send(self, message: EmailMessage) -> str:
-        """Send one message; returns the server's reply to DATA (e.g. with its queue id)."""
-        if self._smtp is None:
-            self.open()
+        """Send one message; returns the server's reply to DATA (e.g. with its queue id).
+
+        A kept connection the server has closed since (idle timeout, restart,
+        per-connection limit) is noticed at MAIL FROM, before anything of the
+        message was sent, and replaced once.
+        """
+        reused = self._smtp is not None
+        self.open()
+        try:
+            return self._transact(message)
+        except _SessionGone as exc:
+            if not reused:
+                raise SmtpNotReached(f"smtp: {self._where} closed the session: {exc}") from exc
+        self.open()
+        try:
+            return self._transact(message)
+        except _SessionGone as exc:
+            raise SmtpNotReached(f"smtp: {self._where} closed the session: {exc}") from exc
+
+    def _transact(self, message: EmailMessage) -> str:
         smtp = self._smtp
         sender = message["From"].addresses[0].addr_spec
         recipients = [a.addr_spec for a in message["To"].addresses]
         data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
         try:
+            reply = smtp.mail(sender)
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise _SessionGone(_reply(exc)) from exc
+        if reply[0] == 421:  # "closing channel": nothing of this message was sent yet
+            self._drop()
+            raise _SessionGone(f"{reply[0]} {reply[1].decode(errors='replace')}")
+        try:
             try:
-                self._expect(smtp.mail(sender), (250,), "MAIL FROM")
+                self._expect(reply, (250,), "MAIL FROM")
                 for rcpt in recipients:
                     self._expect(smtp.rcpt(rcpt), (250, 251), f"RCPT TO {rcpt}")
                 code, text = smtp.data(data)  # raises SMTPDataError if DATA itself is refused

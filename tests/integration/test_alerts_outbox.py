@@ -200,6 +200,19 @@ def test_connection_dropped_before_the_reply_is_retried_not_lost(
     assert [(r[2], r[3]) for r in _rows(conn)] == [("sent", 2), ("sent", 1)]
 
 
+def test_a_connection_the_server_closed_between_messages_costs_nothing(
+        conn, db_url, settings) -> None:
+    add_subscriber_row(conn, "ana@example.org", created_at=LONG_AGO)
+    for i in range(3):
+        add_article(conn, title=f"Maduro {i}", url=f"https://a.example/{i}", now=NOW)
+    with SmtpServer(messages_per_connection=1) as server:
+        report = send_pending(db_url, server.configure(settings), now=NOW)
+        received = len(server.messages)
+
+    assert (report.sent, report.outage, received) == (3, None, 3)
+    assert [(r[2], r[3]) for r in _rows(conn)] == [("sent", 1)] * 3
+
+
 def test_temporary_refusals_back_off_then_give_up_visibly(
         conn, db_url, settings, smtp_server) -> None:
     settings = smtp_server.configure(settings)

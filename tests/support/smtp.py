@@ -13,6 +13,8 @@ Misbehaviour, for reliability drills:
 - `go_down_after(n)`: accept n more messages, then drop the connection on the
   next one and stop listening: an outage in the middle of a batch.
 - `stop()` / `start()`: refuse connections, then come back on the same port.
+- `SmtpServer(messages_per_connection=n)`: close each connection after its
+  n-th message (as servers with per-connection limits or idle timeouts do).
 - `SmtpServer(security="starttls" | "ssl", tls=make_tls_files(dir))` serves
   STARTTLS or implicit TLS; `users={"name": "password"}` requires AUTH.
 
@@ -125,12 +127,17 @@ class _Handler:
         refusal = self._server._take_refusal("data")
         if refusal:
             return refusal
-        return self._server._record(envelope, session, smtp)
+        reply = self._server._record(envelope, session, smtp)
+        if self._server._connection_full(smtp):
+            # Closed after the reply is written: the client finds out on its next command.
+            asyncio.get_running_loop().call_soon(smtp.transport.close)
+        return reply
 
 
 class SmtpServer:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, security: str = "none",
-                 tls: TlsFiles | None = None, users: dict[str, str] | None = None) -> None:
+                 tls: TlsFiles | None = None, users: dict[str, str] | None = None,
+                 messages_per_connection: int | None = None) -> None:
         if security != "none" and tls is None:
             raise ValueError("smtp test server: TLS needs a certificate (make_tls_files)")
         self.host = host
@@ -138,6 +145,8 @@ class SmtpServer:
         self.security = security
         self._tls = tls
         self._users = users or {}
+        self._per_connection = messages_per_connection
+        self._counts: dict[int, int] = {}
         self._lock = threading.Lock()
         self._messages: list[Received] = []
         self._refusals: list[_Refusal] = []
@@ -284,6 +293,12 @@ class SmtpServer:
                 self._drops -= 1
                 return "drop"
         return "accept"
+
+    def _connection_full(self, smtp: SMTP) -> bool:
+        if self._per_connection is None:
+            return False
+        self._counts[id(smtp)] = self._counts.get(id(smtp), 0) + 1
+        return self._counts[id(smtp)] >= self._per_connection
 
     def _take_refusal(self, stage: str) -> str | None:
         with self._lock:
