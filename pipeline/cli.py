@@ -206,5 +206,14 @@ def demo(settings: Settings) -> None:
     run_demo(settings, db_url_for=_db_url, run=_run_with_progress, print_summary=_print_summary)
 
 
+def _mount_stage_commands() -> None:
+    from pipeline.alerts.cli import alerts, serve, subscribers
+
+    for command in (subscribers, alerts, serve):
+        main.add_command(command)
+
+
+_mount_stage_commands()
+
 if __name__ == "__main__":
     main()

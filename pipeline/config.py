@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,7 @@ class Settings:
     smtp_password: str | None = None
     mail_from: str = "newsmon <alerts@localhost>"
     public_url: str = "http://localhost:8025"
-    secret_key: str = "change-me"
+    secret_key: str = ""  # signs unsubscribe links; see _home_secret_key
     alert_window_hours: float = 24.0
 
     @property
@@ -133,4 +134,22 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values.get("smtp_security", "none") not in {"none", "starttls", "ssl"}:
         raise ValueError("config: NEWSMON_SMTP_SECURITY must be none, starttls or ssl")
+    if not values.get("secret_key"):
+        values["secret_key"] = _home_secret_key(values["home"])  # type: ignore[arg-type]
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def _home_secret_key(home: Path) -> str:
+    """A random key kept in NEWSMON_HOME, so links cannot be forged out of the box.
+
+    Several machines sending mail must share one key: set NEWSMON_SECRET_KEY there.
+    """
+    path = home / "secret.key"
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        home.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(key)
+        return key

@@ -229,8 +229,6 @@ def serve(settings: Settings, host: str, port: int) -> None:
     """Serve the unsubscribe and preferences pages (links in emails use NEWSMON_PUBLIC_URL)."""
     from pipeline.web import serve as run_server
 
-    if settings.secret_key == "change-me":
-        click.echo("warning: NEWSMON_SECRET_KEY is the default; links can be forged", err=True)
     try:
         run_server(settings, db_url=_db(settings), host=host, port=port)
     except OSError as exc:

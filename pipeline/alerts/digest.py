@@ -26,7 +26,6 @@ from pipeline.alerts.outbox import (
     open_connection,
     recipient_from_row,
     utcnow,
-    warn_if_default_secret,
 )
 from pipeline.alerts.render import StoryView, group_by_entity, render_digest
 from pipeline.alerts.smtp import Mailer
@@ -130,7 +129,6 @@ _CLAIM_DIGEST = """
 def send_digests(db: ConnectionSource, settings: Settings, *, now: datetime | None = None,
                  limit: int = 1000, mailer: Mailer | None = None) -> SendReport:
     """Build the digests due at `now`, then send every pending digest. Idempotent."""
-    warn_if_default_secret(settings)
     now = as_utc(now or utcnow())
     cache: dict[tuple, StoryView] = {}  # the day's stories recur in many digests
 

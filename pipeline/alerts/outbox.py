@@ -142,7 +142,6 @@ _CLAIM_ALERT = """
 def send_pending(db: ConnectionSource, settings: Settings, *, limit: int = 100,
                  now: datetime | None = None, mailer: Mailer | None = None) -> SendReport:
     """Send up to `limit` due alerts. Safe to run in several processes at once."""
-    warn_if_default_secret(settings)
     now = as_utc(now or utcnow())
     stories: dict[tuple, StoryView] = {}  # one story goes to many subscribers in a batch
 
@@ -170,12 +169,6 @@ def mailer_for(settings: Settings, given: Mailer | None):
         return
     with Mailer(settings) as mailer:
         yield mailer
-
-
-def warn_if_default_secret(settings: Settings) -> None:
-    if settings.secret_key == "change-me":
-        log.warning("alerts: NEWSMON_SECRET_KEY is the default; anyone can forge the "
-                    "unsubscribe links in these emails. Set a long random secret.")
 
 
 def recipient_from_row(row: dict[str, Any]) -> Recipient:
