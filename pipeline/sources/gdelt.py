@@ -18,7 +18,7 @@ import httpx
 
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources.errors import FeedParseError
-from pipeline.sources.rss import absolute_http_url
+from pipeline.sources.fields import absolute_http_url
 
 API_URL = "https://api.gdeltproject.org/api/v2/doc/doc"
 

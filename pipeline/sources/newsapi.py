@@ -17,7 +17,7 @@ import httpx
 from pipeline.config import Settings
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources.errors import FeedParseError, SourceSkipped
-from pipeline.sources.rss import absolute_http_url, checked_date
+from pipeline.sources.fields import absolute_http_url, checked_date
 
 API_URL = "https://newsapi.org/v2/everything"
 REMOVED_URL = "https://removed.com"  # NewsAPI's placeholder for withdrawn articles

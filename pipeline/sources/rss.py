@@ -12,18 +12,18 @@ from __future__ import annotations
 import calendar
 import codecs
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from urllib.parse import urljoin
 
 import feedparser
 
-from pipeline.dates import EARLIEST_PLAUSIBLE, FUTURE_SKEW
-from pipeline.encoding import decode_html, repair_mojibake
+from pipeline.dedup import canonical_url
+from pipeline.encoding import decode_html
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources.errors import FeedParseError
+from pipeline.sources.fields import absolute_http_url, checked_date, clean_text, language_code
+from pipeline.sources.jsonfeed import is_json_feed, json_feed_items, read_json_feed
 
 # An adapter's last word on an item, seeing the entry it came from (e.g. resolve a link).
 Adjust = Callable[[feedparser.FeedParserDict, FeedItem], FeedItem]
@@ -44,6 +44,10 @@ def parse_response(source: Source, response: Response) -> list[FeedItem]:
 def parse_feed(body: bytes, *, base_url: str, headers: dict[str, str] | None = None,
                language: str | None = None, now: datetime | None = None) -> list[FeedItem]:
     """The feed's entries as FeedItems; `now` is the discovery time for unusable dates."""
+    if is_json_feed(body):
+        items = json_feed_items(read_json_feed(body), base_url=base_url, language=language,
+                                now=now or datetime.now(UTC))
+        return distinct_entries(items)
     parsed = parse_document(body, base_url=base_url, headers=headers)
     return feed_items(parsed, base_url=base_url, language=language, now=now)
 
@@ -70,7 +74,7 @@ def feed_items(parsed: feedparser.FeedParserDict, *, base_url: str,
                adjust: Adjust | None = None) -> list[FeedItem]:
     """One FeedItem per entry with a usable link, distinct entries only."""
     now = now or datetime.now(UTC)
-    feed_language = language or _language_code(parsed.feed.get("language"))
+    feed_language = language or language_code(parsed.feed.get("language"))
     items = []
     for entry in parsed.entries:
         url = entry_link(entry, base_url)
@@ -80,11 +84,11 @@ def feed_items(parsed: feedparser.FeedParserDict, *, base_url: str,
         item = FeedItem(
             url=url,
             guid=str(entry.get("id") or "").strip() or None,
-            title=_text(entry.get("title")),
-            summary=_text(entry.get("summary")),
+            title=clean_text(entry.get("title")),
+            summary=clean_text(entry.get("summary")),
             published_at=published_at,
-            language=_language_code(entry.get("language")) or feed_language,
-            author=_text(entry.get("author")) or None,
+            language=language_code(entry.get("language")) or feed_language,
+            author=clean_text(entry.get("author")) or None,
             date_flags=flags,
         )
         items.append(adjust(entry, item) if adjust else item)
@@ -102,17 +106,6 @@ def entry_link(entry: feedparser.FeedParserDict, base_url: str) -> str | None:
     if not link and entry.get("guidislink"):
         link = entry.get("id") or ""
     return absolute_http_url(link, base_url)
-
-
-def absolute_http_url(link: str, base_url: str) -> str | None:
-    link = str(link).strip()
-    if not link:
-        return None
-    try:
-        absolute = urljoin(base_url, link)
-    except ValueError:  # e.g. an invalid IPv6 literal
-        return None
-    return absolute if absolute.startswith(("http://", "https://")) else None
 
 
 def entry_date(entry: feedparser.FeedParserDict, *,
@@ -135,38 +128,28 @@ def entry_date(entry: feedparser.FeedParserDict, *,
     return (now, ("feed-date-unparseable",)) if stated else (None, ())
 
 
-def checked_date(moment: datetime | None, *,
-                 now: datetime) -> tuple[datetime | None, tuple[str, ...]]:
-    """A source's date if plausible, else the discovery time and why (future, too old)."""
-    if moment is None:
-        return None, ()
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    if moment > now + FUTURE_SKEW:
-        return now, ("feed-date-future",)
-    if moment < EARLIEST_PLAUSIBLE:
-        return now, ("feed-date-too-old",)
-    return moment.astimezone(UTC), ()
-
-
 def distinct_entries(items: list[FeedItem]) -> list[FeedItem]:
-    """Drop repeated entries; stop trusting a guid that several different links share.
+    """One item per article; a guid that several different articles share is dropped.
 
-    A guid repeated with the same link is the same entry listed twice. A guid repeated
-    with different links is a broken generator (one guid for every entry); keyed by that
-    guid, all but one entry would be lost, so those entries fall back to their links.
+    Entries listed twice, or once per tracking-parameter variant of the same link, are one
+    article: fetching it twice would only produce a duplicate. A guid repeated with
+    different links is a broken generator (one guid for every entry); keyed by that guid,
+    all but one entry would be lost, so those entries fall back to their links.
     """
-    links_per_guid = Counter()
-    for guid, url in {(i.guid, i.url) for i in items if i.guid}:
-        links_per_guid[guid] += 1
-    seen: set[tuple[str | None, str]] = set()
+    articles_per_guid: dict[str, set[str]] = {}
+    for item in items:
+        if item.guid:
+            articles_per_guid.setdefault(item.guid, set()).add(canonical_url(item.url))
+    seen: set[str] = set()
     kept = []
     for item in items:
-        if item.guid and links_per_guid[item.guid] > 1:
+        article = canonical_url(item.url)
+        if article in seen:
+            continue
+        seen.add(article)
+        if item.guid and len(articles_per_guid[item.guid]) > 1:
             item = replace(item, guid=None)
-        key = (item.guid, item.url) if item.guid else (None, item.url)
-        if key not in seen:
-            seen.add(key)
-            kept.append(item)
+        kept.append(item)
     return kept
 
 
@@ -181,23 +164,15 @@ def _without_bom(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str,
 
 
 def _why_not_a_feed(body: bytes, parsed: feedparser.FeedParserDict) -> str:
-    head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     content_type = str(parsed.get("headers", {}).get("content-type", "")).lower()
-    if head.startswith(_HTML_STARTS) or "html" in content_type.split(";")[0]:
+    if head.lower().startswith(_HTML_STARTS) or "html" in content_type.split(";")[0]:
         return "an HTML page; `newsmon sources discover URL` finds the site's feeds"
-    if not body.strip():
+    if not head:
         return "empty body"
+    if head.startswith((b"{", b"[")):
+        return "JSON, but not a JSON Feed"
+    if not head.startswith(b"<"):
+        return f"not XML: starts with {head[:30].decode('utf-8', 'replace')!r}"
     reason = parsed.get("bozo_exception")
-    return f"{type(reason).__name__}: {reason}" if reason else "no feed elements found"
-
-
-def _language_code(value: object) -> str | None:
-    if not value or not isinstance(value, str):
-        return None
-    return value.split("-")[0].split("_")[0].strip().lower() or None
-
-
-def _text(value: object) -> str:
-    if not value:
-        return ""
-    return repair_mojibake(" ".join(str(value).split()))
+    return f"XML error: {reason}" if reason else "XML without feed elements"

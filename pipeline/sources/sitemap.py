@@ -23,7 +23,7 @@ from pipeline.http import FetchError
 from pipeline.http.body import Inflater
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources.errors import FeedParseError
-from pipeline.sources.rss import absolute_http_url, checked_date
+from pipeline.sources.fields import absolute_http_url, checked_date
 
 if TYPE_CHECKING:
     from pipeline.http import HttpClient

@@ -113,6 +113,13 @@ def test_a_guid_shared_by_different_entries_is_not_trusted() -> None:
     assert [(i.title, i.guid) for i in items] == [("Uno", None), ("Dos", None), ("Tres", "own")]
 
 
+def test_tracking_parameter_variants_of_one_link_are_one_article() -> None:
+    body = rss(item(link="http://news.example/a/1?utm_source=rss", guid="g-1")
+               + item(link="http://news.example/a/1?utm_source=twitter&fbclid=x", guid="g-2")
+               + item(link="http://news.example/a/2", guid="g-3"))
+    assert [i.guid for i in parse(body.encode())] == ["g-1", "g-3"]
+
+
 def test_tracking_parameters_do_not_survive_canonicalisation() -> None:
     body = rss(item(link="http://news.example/a/1?utm_source=rss&utm_medium=feed&id=7"))
     [entry] = parse(body.encode())

@@ -1,0 +1,361 @@
+"""`newsmon sources ...`: manage what newsmon polls, and see how each source is doing.
+
+The sources file and the `sources` table:
+- The sources file (NEWSMON_SOURCES, or the packaged default) is synced into the table by
+  every run and by these commands; its entries have origin `file`. Edit the file to change
+  them; a changed URL there replaces the stored one (which a 301 may have moved).
+- `add` and `import-opml` write to the table only (origin `cli`); they survive edits of
+  the file. A run polls the file's sources plus these, whichever are due.
+- `remove` disables a source of either origin (history stays for researchers); a removed
+  or 410-disabled source stays off, even if the file lists it, until `enable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+import psycopg
+from lxml import etree
+from psycopg.types.json import Jsonb
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.config import Settings
+from pipeline.models import Source
+
+LATENCY_WINDOW = timedelta(days=7)
+
+
+@click.group("sources")
+def sources_group() -> None:
+    """The feeds and queries newsmon polls: add, remove, import/export, health, discovery."""
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[psycopg.Connection]:
+    from pipeline.cli import _db_url
+    from pipeline.db import connect
+
+    with connect(_db_url(settings), autocommit=True) as conn:
+        yield conn
+
+
+def _file_sources(settings: Settings) -> list[Source]:
+    from pipeline.sources import SourcesFileError, load_sources_file
+
+    try:
+        return load_sources_file(settings.sources_file)
+    except SourcesFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _registered(conn: psycopg.Connection, settings: Settings) -> list[Source]:
+    from pipeline.polling import registered_sources
+
+    return registered_sources(conn, _file_sources(settings))
+
+
+def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--param")
+        params[key.strip()] = value.strip()
+    return params
+
+
+@sources_group.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--kind", default="rss", show_default=True,
+              help="rss, google_news, gdelt, sitemap or newsapi.")
+@click.option("--language", help="Expected language (ISO 639-1), e.g. es.")
+@click.option("--tag", "tags", multiple=True, help="A tag; repeat for more.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Adapter parameter, e.g. query=\"Tren de Aragua\"; repeat for more.")
+@click.pass_obj
+def add_command(settings: Settings, name: str, url: str, kind: str, language: str | None,
+                tags: tuple[str, ...], params: tuple[str, ...]) -> None:
+    """Add a source to the table (it is polled from the next run on)."""
+    from pipeline.sources import source_problem
+
+    source = Source(name=name.strip(), url=url.strip(), kind=kind, language=language,
+                    tags=tags, params=_parse_params(params))
+    problem = source_problem(source)
+    if problem:
+        raise click.ClickException(f"sources: {source.name!r} {problem}")
+    with _database(settings) as conn:
+        _registered(conn, settings)  # the file's names are taken
+        if not add_source(conn, source):
+            raise click.ClickException(f"sources: {source.name!r} already exists "
+                                       "(see `newsmon sources list`)")
+    click.echo(f"added {source.name} ({source.kind}) {source.url}")
+
+
+def add_source(conn: psycopg.Connection, source: Source) -> bool:
+    """Insert a user-added source, or bring back a removed one; False if the name is in use."""
+    row = conn.execute(
+        """INSERT INTO sources (name, url, origin_url, kind, language, tags, params, origin)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, 'cli')
+           ON CONFLICT (name) DO UPDATE SET
+               url = EXCLUDED.url, origin_url = EXCLUDED.origin_url, kind = EXCLUDED.kind,
+               language = EXCLUDED.language, tags = EXCLUDED.tags, params = EXCLUDED.params,
+               origin = 'cli', enabled = true, status = 'active', error_streak = 0,
+               next_poll_at = NULL, disabled_reason = NULL, etag = NULL,
+               last_modified = NULL, updated_at = now()
+           WHERE NOT sources.enabled
+           RETURNING id""",
+        (source.name, source.url, source.url, source.kind, source.language, list(source.tags),
+         Jsonb(source.params)),
+    ).fetchone()
+    return row is not None
+
+
+@sources_group.command("list")
+@click.pass_obj
+def list_command(settings: Settings) -> None:
+    """Every source in the table, with where it comes from and its state."""
+    with _database(settings) as conn:
+        in_file = {s.name for s in _file_sources(settings)}
+        _registered(conn, settings)
+        rows = conn.execute(
+            """SELECT name, kind, origin, status, url, next_poll_at, disabled_reason
+               FROM sources ORDER BY lower(name)"""
+        ).fetchall()
+    table = Table(title=f"{len(rows)} sources")
+    for column in ("name", "kind", "origin", "status", "next poll", "url"):
+        table.add_column(column)
+    for name, kind, origin, status, url, next_poll_at, reason in rows:
+        if origin == "file" and name not in in_file:
+            status = "not in file (not polled)"
+        elif reason:
+            status = f"{status}: {reason}"
+        table.add_row(name, kind, origin, status, _when(next_poll_at), url)
+    Console(width=200).print(table)
+
+
+@sources_group.command("remove")
+@click.argument("name")
+@click.pass_obj
+def remove_command(settings: Settings, name: str) -> None:
+    """Stop polling a source (its articles and history stay)."""
+    with _database(settings) as conn:
+        row = conn.execute(
+            """UPDATE sources SET enabled = false, status = 'disabled',
+                      disabled_reason = 'removed with newsmon sources remove',
+                      updated_at = now()
+               WHERE name = %s RETURNING origin""",
+            (name,),
+        ).fetchone()
+    if row is None:
+        raise click.ClickException(f"sources: no source named {name!r}")
+    click.echo(f"removed {name}")
+    if row[0] == "file" and name in {s.name for s in _file_sources(settings)}:
+        click.echo(f"note: it is still listed in {settings.sources_file}; it stays off until "
+                   f"`newsmon sources enable {name!r}`")
+
+
+@sources_group.command("enable")
+@click.argument("name")
+@click.pass_obj
+def enable_command(settings: Settings, name: str) -> None:
+    """Poll a removed, disabled (410) or failing source again, from the next run."""
+    with _database(settings) as conn:
+        row = conn.execute(
+            """UPDATE sources SET enabled = true, status = 'active', error_streak = 0,
+                      next_poll_at = NULL, disabled_reason = NULL, updated_at = now()
+               WHERE name = %s RETURNING id""",
+            (name,),
+        ).fetchone()
+    if row is None:
+        raise click.ClickException(f"sources: no source named {name!r}")
+    click.echo(f"enabled {name}")
+
+
+@sources_group.command("import-opml")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def import_opml_command(settings: Settings, file: Path) -> None:
+    """Add every feed of an OPML file (folders become tags); known names are skipped."""
+    from pipeline.sources import source_problem
+
+    try:
+        found = read_opml(file.read_bytes())
+    except ValueError as exc:
+        raise click.ClickException(f"sources: {file}: {exc}") from exc
+    added = skipped = 0
+    with _database(settings) as conn:
+        _registered(conn, settings)
+        for source in found:
+            if source_problem(source) or not add_source(conn, source):
+                skipped += 1
+            else:
+                added += 1
+    click.echo(f"imported {added} sources from {file} ({skipped} skipped: already present "
+               "or incomplete)")
+
+
+@sources_group.command("export-opml")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.pass_obj
+def export_opml_command(settings: Settings, file: Path | None) -> None:
+    """Write the sources a run polls as OPML 2.0 to FILE (default: stdout)."""
+    with _database(settings) as conn:
+        sources = _registered(conn, settings)
+    document = write_opml(sources)
+    if file is None:
+        click.echo(document.decode("utf-8"), nl=False)
+    else:
+        file.write_bytes(document)
+        click.echo(f"exported {len(sources)} sources to {file}")
+
+
+def read_opml(data: bytes) -> list[Source]:
+    """Sources from OPML outlines with an xmlUrl; the enclosing folders' names become tags."""
+    from pipeline.sources import ADAPTERS
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"not an OPML file ({exc})") from exc
+    body = root.find("body")
+    if root.tag != "opml" or body is None:
+        raise ValueError("not an OPML file (no <opml><body>)")
+    sources, names = [], set()
+    for outline in body.iter("outline"):
+        url = (outline.get("xmlUrl") or "").strip()
+        if not url:
+            continue
+        name = (outline.get("title") or outline.get("text") or url).strip()
+        if name in names:
+            continue
+        names.add(name)
+        kind = outline.get("type", "rss").lower()
+        folders = [a.get("text") or a.get("title") for a in outline.iterancestors("outline")]
+        tags = [t.strip() for t in (outline.get("category") or "").split(",") if t.strip()]
+        sources.append(Source(
+            name=name, url=url, kind=kind if kind in ADAPTERS else "rss",
+            language=outline.get("language") or None,
+            tags=tuple(dict.fromkeys([*reversed([f for f in folders if f]), *tags])),
+        ))
+    return sources
+
+
+def write_opml(sources: list[Source]) -> bytes:
+    from pipeline.sources import request_url
+
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = "newsmon sources"
+    etree.SubElement(head, "dateCreated").text = datetime.now(UTC).strftime(
+        "%a, %d %b %Y %H:%M:%S GMT")
+    body = etree.SubElement(root, "body")
+    for source in sources:
+        outline = etree.SubElement(body, "outline", type=source.kind, text=source.name,
+                                   title=source.name, xmlUrl=request_url(source))
+        if source.language:
+            outline.set("language", source.language)
+        if source.tags:
+            outline.set("category", ",".join(source.tags))
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+
+
+@sources_group.command("check")
+@click.pass_obj
+def check_command(settings: Settings) -> None:
+    """Each source's health: last success, error streak, items/day, median poll latency."""
+    with _database(settings) as conn:
+        _registered(conn, settings)
+        rows = source_health(conn)
+    table = Table(title="source health")
+    for column in ("name", "status", "last success", "error streak", "items/day",
+                   "median latency", "next poll", "last error"):
+        table.add_column(column, justify="right" if column in (
+            "error streak", "items/day", "median latency") else "left")
+    for row in rows:
+        table.add_row(
+            row["name"], row["status"], _when(row["last_success_at"]),
+            str(row["error_streak"]),
+            "-" if row["items_per_day"] is None else f"{row['items_per_day']:.1f}",
+            "-" if row["median_ms"] is None else f"{row['median_ms']:.0f} ms",
+            _when(row["next_poll_at"]) if row["status"] != "disabled" else "never",
+            (row["last_error"] or "")[:80],
+        )
+    Console(width=220).print(table)
+
+
+def source_health(conn: psycopg.Connection) -> list[dict]:
+    """One dict per source, the unhealthy first; median latency over the last 7 days' polls."""
+    rows = conn.execute(
+        """SELECT s.id, s.name, s.status, s.last_success_at, s.error_streak, s.items_per_day,
+                  s.next_poll_at, coalesce(s.disabled_reason, s.last_error)
+           FROM sources s
+           ORDER BY array_position(ARRAY['failing', 'disabled', 'active'], s.status),
+                    lower(s.name)"""
+    ).fetchall()
+    latencies: dict[int, list[int]] = {}
+    for source_id, duration in conn.execute(
+        """SELECT source_id, duration_ms FROM fetch_log
+           WHERE started_at > now() - %s AND status <> 'skipped' AND duration_ms IS NOT NULL""",
+        (LATENCY_WINDOW,),
+    ):
+        latencies.setdefault(source_id, []).append(duration)
+    keys = ("id", "name", "status", "last_success_at", "error_streak", "items_per_day",
+            "next_poll_at", "last_error")
+    health = []
+    for row in rows:
+        entry = dict(zip(keys, row, strict=True))
+        durations = latencies.get(entry["id"])
+        entry["median_ms"] = statistics.median(durations) if durations else None
+        health.append(entry)
+    return health
+
+
+@sources_group.command("discover")
+@click.argument("url")
+@click.pass_obj
+def discover_command(settings: Settings, url: str) -> None:
+    """Find the feeds a site offers (<link rel=alternate>, then common paths)."""
+    from pipeline.http import FetchError, HttpClient
+    from pipeline.sources.discover import discover_feeds
+
+    async def discover() -> list:
+        async with HttpClient(settings) as client:
+            return await discover_feeds(client, url)
+
+    try:
+        found = asyncio.run(discover())
+    except FetchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not found:
+        raise click.ClickException(f"discover: no feed found at {url} (nor at the usual paths)")
+    table = Table(title=f"feeds of {url}")
+    for column in ("url", "title", "format", "items", "found by"):
+        table.add_column(column)
+    for feed in found:
+        table.add_row(feed.url, feed.problem or feed.title, feed.format, str(feed.items), feed.how)
+    Console(width=200).print(table)
+    click.echo("add one with: newsmon sources add NAME URL")
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    delta = moment - datetime.now(UTC)
+    ago = delta < timedelta(0)
+    seconds = abs(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            amount = f"{seconds / size:.0f} {unit}"
+            break
+    else:
+        amount = f"{seconds:.0f} s"
+    return f"{amount} ago" if ago else f"in {amount}"
