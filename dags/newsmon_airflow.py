@@ -185,6 +185,36 @@ def announce_new_stories(summary: dict[str, Any], outlet_events: Any) -> int:
     return count
 
 
+def prepare_process_pool(context: Any = None) -> None:
+    """Make a task process fit to start the extraction process pool.
+
+    Two things in an Airflow task process get in the way of `multiprocessing`:
+
+    - The main module is the `airflow` console script, which new pool workers
+      would run again (forkserver and spawn re-run `__main__` by path): that
+      imports and configures Airflow in every worker, slow at best, and fatal
+      under Celery, whose task processes get no metadata-DB settings. Naming the
+      module the script runs (`airflow.__main__`) makes the workers skip it.
+    - Under Celery's prefork pool the task is forked from a billiard pool process,
+      which made itself multiprocessing's current process: a daemon (no children
+      allowed) with a key multiprocessing cannot hand to a forkserver child. The
+      task process is the root of its own tree (Airflow supervises it, and the
+      pool is closed before the task returns), so it gets a main process's settings.
+    """
+    import importlib.util
+    import sys
+    from multiprocessing import process
+
+    main = sys.modules["__main__"]
+    if getattr(main, "__spec__", None) is None and \
+            os.path.basename(getattr(main, "__file__", "") or "") == "airflow":
+        main.__spec__ = importlib.util.find_spec("airflow.__main__")
+    current = process.current_process()
+    if type(current).__module__.startswith("billiard"):
+        current._config = {"authkey": process.AuthenticationString(os.urandom(32)),
+                           "semprefix": "/mp"}
+
+
 # --- failure callbacks --------------------------------------------------------------------
 
 

@@ -43,7 +43,8 @@ def newsmon_ingest() -> None:
         return orchestration.plan_shards(nm.task_settings(), max_shards=nm.ingest_shards())
 
     @task(pool=nm.NETWORK_POOL, execution_timeout=timedelta(minutes=30),
-          map_index_template="{{ task.op_kwargs['shard']['name'] }}")
+          map_index_template="{{ task.op_kwargs['shard']['name'] }}",
+          pre_execute=nm.prepare_process_pool)
     def ingest_shard(cycle: int, shard: dict) -> dict:
         from pipeline import orchestration
 
