@@ -86,11 +86,11 @@ def search_articles(conn: psycopg.Connection, query: str, *, lang: str | None = 
             ORDER BY rank DESC, a.published_at DESC NULLS LAST, a.id
             LIMIT %(limit)s)
         SELECT id, title, url, newsmon_outlet(site_name, url), lang, published_at, story_id, rank,
-               ts_headline(newsmon_ts_config(lang), text,
+               ts_headline(newsmon_ts_config(lang), left(text, 200000),
                            websearch_to_tsquery(newsmon_ts_config(lang), %(q)s), %(options)s)
         FROM hits
         ORDER BY rank DESC, published_at DESC NULLS LAST, id""").format(where=where)
-    params = {"q": query, "lang": lang, "since": since, "entity": entity,
+    params = {"q": query, "lang": lang, "since": _moment(since), "entity": entity,
               "watchlist": watchlist, "limit": limit, "options": _HEADLINE_OPTIONS}
     return [_hit(row) for row in conn.execute(statement, params)]
 
@@ -117,7 +117,7 @@ def search_titles(conn: psycopg.Connection, text: str, *, lang: str | None = Non
         WHERE {where}
         ORDER BY rank DESC, a.published_at DESC NULLS LAST, a.id
         LIMIT %(limit)s""").format(where=where)
-    params = {"q": text, "lang": lang, "since": since, "entity": entity,
+    params = {"q": text, "lang": lang, "since": _moment(since), "entity": entity,
               "watchlist": watchlist, "limit": limit}
     return [_hit(row) for row in conn.execute(statement, params)]
 
@@ -127,7 +127,9 @@ def _article_filters(*, since: date | datetime | None, entity: str | None, relev
     """WHERE clauses on `articles a`; the values are bound by name by the caller."""
     clauses: list[sql.Composable] = []
     if since is not None:
-        clauses.append(sql.SQL("coalesce(a.published_at, a.discovered_at) >= %(since)s"))
+        # published_at is indexed; the few articles without one fall back to discovered_at.
+        clauses.append(sql.SQL("(a.published_at >= %(since)s OR "
+                               "(a.published_at IS NULL AND a.discovered_at >= %(since)s))"))
     if entity is not None:
         clauses.append(sql.SQL(
             "EXISTS (SELECT 1 FROM article_entities e WHERE e.article_id = a.id "
@@ -137,6 +139,13 @@ def _article_filters(*, since: date | datetime | None, entity: str | None, relev
             "EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.relevant "
             "AND (%(watchlist)s::text IS NULL OR m.watchlist = %(watchlist)s))"))
     return clauses
+
+
+def _moment(value: date | datetime | None) -> datetime | None:
+    """A date means its start in UTC, whatever the session's time zone."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
 def _hit(row: Sequence[Any]) -> SearchHit:
@@ -177,7 +186,7 @@ _EXPORT_QUERY = """
 def export_articles(conn: psycopg.Connection, out: BinaryIO, *, fmt: str,
                     since: date | None = None, until: date | None = None,
                     relevant: bool = False, watchlist: str | None = None,
-                    batch_size: int = 2000) -> int:
+                    batch_size: int = 500) -> int:
     """Write the articles published from `since` through `until` (UTC dates, inclusive)
     to `out` as csv, jsonl or parquet; return how many were written.
 
@@ -188,17 +197,19 @@ def export_articles(conn: psycopg.Connection, out: BinaryIO, *, fmt: str,
         raise ResearchError(f"export: unknown format {fmt!r} (use {', '.join(EXPORT_FORMATS)})")
     writer = {"csv": _CsvWriter, "jsonl": _JsonlWriter, "parquet": _ParquetWriter}[fmt](out)
     written = 0
-    with conn.transaction():
-        conn.execute("SET TRANSACTION READ ONLY")
-        conn.execute("SET LOCAL TIME ZONE 'UTC'")
-        with conn.cursor(name="newsmon_export") as cursor:
-            cursor.execute(_export_statement(since=since, until=until, relevant=relevant),
-                           {"since": _day_start(since), "until": _day_end(until),
-                            "watchlist": watchlist})
-            while rows := cursor.fetchmany(batch_size):
-                writer.write(rows)
-                written += len(rows)
-    writer.close()
+    try:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION READ ONLY")
+            conn.execute("SET LOCAL TIME ZONE 'UTC'")
+            with conn.cursor(name="newsmon_export") as cursor:
+                cursor.execute(_export_statement(since=since, until=until, relevant=relevant),
+                               {"since": _moment(since), "until": _day_end(until),
+                                "watchlist": watchlist})
+                while rows := cursor.fetchmany(batch_size):
+                    writer.write(rows)
+                    written += len(rows)
+    finally:
+        writer.close()  # hands `out` back to the caller open, even after an error
     return written
 
 
@@ -217,12 +228,8 @@ def _export_statement(*, since: date | None, until: date | None,
     return sql.SQL(_EXPORT_QUERY).format(where=sql.SQL(" AND ".join(clauses)))
 
 
-def _day_start(day: date | None) -> datetime | None:
-    return None if day is None else datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
 def _day_end(day: date | None) -> datetime | None:
-    return None if day is None else _day_start(day) + timedelta(days=1)
+    return None if day is None else _moment(day) + timedelta(days=1)
 
 
 def _plain(value: Any) -> Any:

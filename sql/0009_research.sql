@@ -246,7 +246,9 @@ WHERE a.story_id IS NOT NULL
 GROUP BY a.story_id, outlet;
 CREATE UNIQUE INDEX story_outlets_key ON story_outlets (story_id, outlet);
 COMMENT ON MATERIALIZED VIEW story_outlets IS
-    'One row per story and outlet carrying it, with when the outlet first had it. '
+    'One row per story and outlet with an article of its own in the story, with when the '
+    'outlet first had it (verbatim copies folded into another article are only in '
+    'story_overview.outlets). '
     'Materialised: as of view_refreshes.refreshed_at.';
 COMMENT ON COLUMN story_outlets.story_id IS 'The story.';
 COMMENT ON COLUMN story_outlets.outlet IS 'Site name, else host (newsmon_outlet()).';
@@ -257,27 +259,42 @@ COMMENT ON COLUMN story_outlets.first_discovered_at IS 'When newsmon first store
 COMMENT ON COLUMN story_outlets.languages IS 'Languages of the outlet''s copies.';
 
 CREATE MATERIALIZED VIEW story_overview AS
+WITH per_story AS (
+    SELECT a.story_id,
+           count(*) AS articles,
+           array_agg(DISTINCT newsmon_outlet(a.site_name, a.url)) AS article_outlets,
+           array_agg(DISTINCT coalesce(a.lang, 'und') ORDER BY coalesce(a.lang, 'und'))
+               AS languages,
+           (array_agg(newsmon_outlet(a.site_name, a.url)
+                      ORDER BY coalesce(a.published_at, a.discovered_at), a.discovered_at, a.id))[1]
+               AS first_outlet,
+           min(coalesce(a.published_at, a.discovered_at)) AS first_published_at
+    FROM articles a
+    WHERE a.story_id IS NOT NULL
+    GROUP BY a.story_id
+)
 SELECT st.id AS story_id,
        st.representative_id,
        r.title,
        r.url,
-       count(a.id) AS articles,
-       count(DISTINCT newsmon_outlet(a.site_name, a.url)) AS outlet_count,
-       array_agg(DISTINCT newsmon_outlet(a.site_name, a.url)
-                 ORDER BY newsmon_outlet(a.site_name, a.url)) AS outlets,
-       array_agg(DISTINCT coalesce(a.lang, 'und') ORDER BY coalesce(a.lang, 'und')) AS languages,
-       (array_agg(newsmon_outlet(a.site_name, a.url)
-                  ORDER BY coalesce(a.published_at, a.discovered_at), a.discovered_at, a.id))[1]
-           AS first_outlet,
-       min(coalesce(a.published_at, a.discovered_at)) AS first_published_at,
+       p.articles,
+       cardinality(o.outlets) AS outlet_count,
+       o.outlets,
+       p.languages,
+       p.first_outlet,
+       p.first_published_at,
        st.first_seen_at,
        st.last_seen_at,
        ARRAY(SELECT DISTINCT m.watchlist FROM matches m JOIN articles c ON c.id = m.article_id
              WHERE c.story_id = st.id AND m.relevant ORDER BY m.watchlist) AS relevant_to
 FROM stories st
-JOIN articles a ON a.story_id = st.id
+JOIN per_story p ON p.story_id = st.id
 LEFT JOIN articles r ON r.id = st.representative_id
-GROUP BY st.id, r.id;
+-- stories.outlets also names outlets whose verbatim copy was folded into another article.
+CROSS JOIN LATERAL (
+    SELECT array_agg(DISTINCT outlet ORDER BY outlet) AS outlets
+    FROM unnest(st.outlets || p.article_outlets) AS outlet
+) o;
 CREATE UNIQUE INDEX story_overview_key ON story_overview (story_id);
 COMMENT ON MATERIALIZED VIEW story_overview IS
     'One row per story: headline, outlets, languages, and who had it first. '
@@ -288,7 +305,9 @@ COMMENT ON COLUMN story_overview.title IS 'Headline of the representative articl
 COMMENT ON COLUMN story_overview.url IS 'URL of the representative article.';
 COMMENT ON COLUMN story_overview.articles IS 'Articles in the story.';
 COMMENT ON COLUMN story_overview.outlet_count IS 'Distinct outlets carrying it.';
-COMMENT ON COLUMN story_overview.outlets IS 'Those outlets, sorted.';
+COMMENT ON COLUMN story_overview.outlets IS
+    'Those outlets, sorted; includes outlets whose verbatim copy was folded into another '
+    'outlet''s article (they have no row in story_outlets).';
 COMMENT ON COLUMN story_overview.languages IS 'Languages it appeared in.';
 COMMENT ON COLUMN story_overview.first_outlet IS
     'Outlet with the earliest publication time (discovery time when unknown).';
