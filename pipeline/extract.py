@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import re
+import signal
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from multiprocessing.connection import Connection
@@ -261,6 +262,8 @@ WARM_UP_PAGE = (
 
 def _worker_main(conn: Connection, extract_fn: ExtractFn, warm_up: bool) -> None:
     """Worker process loop: (body, url, content_type) in, ("ok", Article) or ("err", ...) out."""
+    # Ctrl-C reaches the whole process group; shutting workers down is the parent's job.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if warm_up:
         try:
             extract_fn(WARM_UP_PAGE, url="http://warm-up.invalid/", content_type=None)
@@ -413,6 +416,10 @@ class ExtractPool:
         except (EOFError, OSError) as exc:
             worker = self._replace(worker)
             raise ExtractError(f"worker crashed ({exc!r})", url=url, kind="crashed") from None
+        except Exception as exc:  # noqa: BLE001 - an answer that cannot be unpickled
+            worker = self._replace(worker)
+            raise ExtractError(f"unreadable worker answer ({exc!r})", url=url,
+                               kind="crashed") from None
         except BaseException:
             # Cancelled mid-page: the worker's late answer would be taken for the next page.
             worker = self._replace(worker)
@@ -468,7 +475,7 @@ async def _receive(conn: Connection) -> Any:
             return
         try:
             future.set_result(conn.recv())
-        except (EOFError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - EOF from a dead worker, or an unreadable answer
             future.set_exception(exc)
 
     loop.add_reader(conn.fileno(), on_readable)
