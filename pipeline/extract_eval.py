@@ -1,0 +1,353 @@
+"""Score newsmon's extraction against bare trafilatura on pages with ground truth.
+
+A directory holds `manifest.json` (`{"items": [...]}`, the shape of the shared corpus):
+each item names a `file` (optionally gzip-compressed) and either `expected_text`
+(`ground_truth_type: "full_text"`) or `expected_with` / `expected_without` segments.
+Both sides get the same page bytes and the same number of worker processes:
+
+- ours: `ExtractPool` running `extract_article` (decode, trafilatura with our options and
+  metadata, mojibake repair);
+- bare: a plain multiprocessing pool running `trafilatura.extract(body)` with defaults.
+
+Full text is scored with token-level precision, recall and F1 (bag of lower-cased word
+tokens, averaged over pages); segments by hit rate (a `with` segment is a hit when it is
+in the text, a `without` one when it is not; whitespace is normalised first).
+
+    python -m pipeline.extract_eval DIR [--workers N] [--repeat N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import gzip
+import json
+import multiprocessing
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trafilatura
+
+from pipeline.extract import (
+    DATE_PARAMS,
+    PRECISION_OPTIONS,
+    RETRY_BELOW_CHARS,
+    RETRY_OPTIONS,
+    WARM_UP_PAGE,
+    ExtractError,
+    ExtractPool,
+    pool_context,
+)
+
+TOKEN = re.compile(r"\w+")
+
+evaluation = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+@evaluation
+class Page:
+    id: str
+    body: bytes
+    url: str | None
+    kind: str  # "full_text" or "segments"
+    expected_text: str = ""
+    expected_with: tuple[str, ...] = ()
+    expected_without: tuple[str, ...] = ()
+    lang: str | None = None
+
+
+@evaluation
+class PageScore:
+    id: str
+    kind: str
+    precision: float = 0.0
+    recall: float = 0.0
+    f1: float = 0.0
+    hits_with: int = 0
+    hits_without: int = 0
+    failed: bool = False
+
+
+@evaluation
+class SideScore:
+    name: str
+    pages: int
+    failures: int
+    full_text_pages: int
+    precision: float
+    recall: float
+    f1: float
+    segment_pages: int
+    segments_with: int
+    hits_with: int
+    segments_without: int
+    hits_without: int
+    seconds: float
+
+    @property
+    def segment_hit_rate(self) -> float:
+        total = self.segments_with + self.segments_without
+        return (self.hits_with + self.hits_without) / total if total else 0.0
+
+    @property
+    def pages_per_s(self) -> float:
+        return self.pages / self.seconds if self.seconds else 0.0
+
+
+@evaluation
+class EvalReport:
+    directory: str
+    workers: int
+    ours: SideScore
+    bare: SideScore
+    options: dict[str, Any]
+    page_scores: dict[str, tuple[PageScore, PageScore]]  # id -> (ours, bare)
+
+    def as_json(self) -> dict[str, Any]:
+        def side(score: SideScore) -> dict[str, Any]:
+            return {
+                **dataclasses.asdict(score),
+                "segment_hit_rate": score.segment_hit_rate,
+                "pages_per_s": score.pages_per_s,
+            }
+
+        return {
+            "directory": self.directory,
+            "workers": self.workers,
+            "options": self.options,
+            "ours": side(self.ours),
+            "bare": side(self.bare),
+        }
+
+
+def load_pages(directory: Path) -> list[Page]:
+    """The pages listed in DIR/manifest.json, bodies decompressed if gzipped."""
+    manifest = directory / "manifest.json"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"eval-extract: {manifest} not found")
+    items = json.loads(manifest.read_text(encoding="utf-8"))
+    items = items["items"] if isinstance(items, dict) else items
+    pages = []
+    for item in items:
+        raw = (directory / item["file"]).read_bytes()
+        pages.append(
+            Page(
+                id=str(item.get("id") or item["file"]),
+                body=gzip.decompress(raw) if item["file"].endswith(".gz") else raw,
+                url=item.get("url") or item.get("url_from_page"),
+                kind=item["ground_truth_type"],
+                expected_text=item.get("expected_text") or "",
+                expected_with=tuple(item.get("expected_with") or ()),
+                expected_without=tuple(item.get("expected_without") or ()),
+                lang=item.get("html_lang"),
+            )
+        )
+    return pages
+
+
+def tokens(text: str) -> Counter[str]:
+    return Counter(TOKEN.findall(text.lower()))
+
+
+def token_scores(predicted: str, expected: str) -> tuple[float, float, float]:
+    """Token-level (precision, recall, F1) of predicted text against the expected text."""
+    pred, gold = tokens(predicted), tokens(expected)
+    overlap = sum((pred & gold).values())
+    if not overlap:
+        return 0.0, 0.0, 0.0
+    precision, recall = overlap / sum(pred.values()), overlap / sum(gold.values())
+    return precision, recall, 2 * precision * recall / (precision + recall)
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def score_page(page: Page, text: str | None) -> PageScore:
+    failed = not text
+    text = text or ""
+    if page.kind == "full_text":
+        precision, recall, f1 = token_scores(text, page.expected_text)
+        return PageScore(
+            id=page.id, kind=page.kind, precision=precision, recall=recall, f1=f1,
+            failed=failed,
+        )
+    squashed = _squash(text)
+    return PageScore(
+        id=page.id,
+        kind=page.kind,
+        hits_with=sum(_squash(s) in squashed for s in page.expected_with),
+        hits_without=sum(_squash(s) not in squashed for s in page.expected_without),
+        failed=failed,
+    )
+
+
+def summarise(name: str, pages: list[Page], scores: list[PageScore], seconds: float) -> SideScore:
+    full = [s for s in scores if s.kind == "full_text"]
+    segment_pages = [p for p in pages if p.kind == "segments"]
+    segment_scores = [s for s in scores if s.kind == "segments"]
+
+    def mean(values: Iterable[float]) -> float:
+        values = list(values)
+        return sum(values) / len(values) if values else 0.0
+
+    return SideScore(
+        name=name,
+        pages=len(scores),
+        failures=sum(s.failed for s in scores),
+        full_text_pages=len(full),
+        precision=mean(s.precision for s in full),
+        recall=mean(s.recall for s in full),
+        f1=mean(s.f1 for s in full),
+        segment_pages=len(segment_pages),
+        segments_with=sum(len(p.expected_with) for p in segment_pages),
+        hits_with=sum(s.hits_with for s in segment_scores),
+        segments_without=sum(len(p.expected_without) for p in segment_pages),
+        hits_without=sum(s.hits_without for s in segment_scores),
+        seconds=seconds,
+    )
+
+
+# --- the two sides --------------------------------------------------------------------
+
+
+async def _run_ours(pages: list[Page], *, workers: int, timeout_s: float) -> tuple[list, float]:
+    async def one(pool: ExtractPool, page: Page) -> str | None:
+        try:
+            article = await pool.extract(page.body, url=page.url or "", content_type=None)
+        except ExtractError:
+            return None
+        return article.text
+
+    async with ExtractPool(workers, timeout_s) as pool:
+        await pool.wait_ready()
+        started = time.perf_counter()
+        texts = await asyncio.gather(*(one(pool, page) for page in pages))
+        return list(texts), time.perf_counter() - started
+
+
+def _bare_extract(job: tuple[bytes, str | None]) -> str | None:
+    body, url = job
+    return trafilatura.extract(body, url=url)
+
+
+def _bare_init(barrier: Any) -> None:
+    trafilatura.extract(WARM_UP_PAGE)  # same warm-up as our workers get
+    barrier.wait()
+
+
+def _run_bare(pages: list[Page], *, workers: int) -> tuple[list, float]:
+    context = pool_context()
+    barrier = context.Barrier(workers + 1)
+    with context.Pool(workers, initializer=_bare_init, initargs=(barrier,)) as pool:
+        barrier.wait()  # every worker has started and warmed up
+        started = time.perf_counter()
+        texts = pool.map(_bare_extract, [(p.body, p.url) for p in pages], chunksize=1)
+        return texts, time.perf_counter() - started
+
+
+def evaluate_dir(directory: str | Path, *, workers: int = 2, repeat: int = 1) -> EvalReport:
+    """Score our extraction path and bare trafilatura side by side on DIR's pages."""
+    directory = Path(directory)
+    return evaluate_pages(load_pages(directory), workers=workers, repeat=repeat,
+                          label=str(directory))
+
+
+def evaluate_pages(
+    pages: list[Page], *, workers: int = 2, repeat: int = 1, label: str = ""
+) -> EvalReport:
+    """Score both sides on these pages; with repeat > 1 the fastest run's time counts.
+
+    Extraction is deterministic, so repeats only steady the speed figure on a busy machine.
+    """
+    our_seconds = bare_seconds = float("inf")
+    for _ in range(max(1, repeat)):
+        our_texts, seconds = asyncio.run(_run_ours(pages, workers=workers, timeout_s=120.0))
+        our_seconds = min(our_seconds, seconds)
+        bare_texts, seconds = _run_bare(pages, workers=workers)
+        bare_seconds = min(bare_seconds, seconds)
+    ours = [score_page(p, t) for p, t in zip(pages, our_texts, strict=True)]
+    bare = [score_page(p, t) for p, t in zip(pages, bare_texts, strict=True)]
+    return EvalReport(
+        directory=label,
+        workers=workers,
+        ours=summarise("newsmon", pages, ours, our_seconds),
+        bare=summarise("bare trafilatura", pages, bare, bare_seconds),
+        options={
+            "first": PRECISION_OPTIONS,
+            f"retry below {RETRY_BELOW_CHARS} chars": RETRY_OPTIONS,
+            "date_params": DATE_PARAMS,
+        },
+        page_scores={p.id: (o, b) for p, o, b in zip(pages, ours, bare, strict=True)},
+    )
+
+
+def format_report(report: EvalReport, *, worst: int = 5) -> str:
+    """A plain-text table of both sides, then the pages where ours loses most F1."""
+    rows = [
+        ("full-text pages", "full_text_pages", "{:d}"),
+        ("  precision", "precision", "{:.4f}"),
+        ("  recall", "recall", "{:.4f}"),
+        ("  F1", "f1", "{:.4f}"),
+        ("segment pages", "segment_pages", "{:d}"),
+        ("  must-contain hits", None, None),
+        ("  must-not-contain hits", None, None),
+        ("  segment hit rate", "segment_hit_rate", "{:.4f}"),
+        ("failed pages", "failures", "{:d}"),
+        ("seconds", "seconds", "{:.2f}"),
+        ("pages/s", "pages_per_s", "{:.1f}"),
+    ]
+    out = [
+        f"eval-extract {report.directory}: {report.ours.pages} pages,"
+        + f" {report.workers} worker processes each",
+        f"newsmon options: {report.options}",
+        f"{'':26}{'newsmon':>12}{'bare':>12}",
+    ]
+    for label, attr, fmt in rows:
+        if attr is None:
+            kind = "with" if "must-contain" in label else "without"
+            cells = [
+                f"{getattr(s, 'hits_' + kind)}/{getattr(s, 'segments_' + kind)}"
+                for s in (report.ours, report.bare)
+            ]
+        else:
+            cells = [fmt.format(getattr(s, attr)) for s in (report.ours, report.bare)]
+        out.append(f"{label:26}{cells[0]:>12}{cells[1]:>12}")
+    gap = report.ours.f1 - report.bare.f1
+    out.append(f"F1 difference (newsmon - bare): {gap * 100:+.2f} points")
+    losses = sorted(
+        ((o.f1 - b.f1, page_id) for page_id, (o, b) in report.page_scores.items()
+         if o.kind == "full_text" and o.f1 < b.f1),
+    )[:worst]
+    if losses:
+        out.append("pages where newsmon loses most F1: " + ", ".join(
+            f"{page_id[:16]} ({delta * 100:+.1f})" for delta, page_id in losses))
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.extract_eval", description=__doc__)
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per side; the fastest counts")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    try:
+        report = evaluate_dir(args.directory, workers=args.workers, repeat=args.repeat)
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        print(f"eval-extract: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report.as_json(), indent=2) if args.json else format_report(report))
+    return 0
+
+
+if __name__ == "__main__":
+    multiprocessing.freeze_support()
+    sys.exit(main())
