@@ -247,6 +247,8 @@ class _Article:
         for rule in self.wl.rules:
             if rule.lang and self.lang and rule.lang != self.lang:
                 continue
+            if rule.anchors is not None and rule.anchors.isdisjoint(self.by_term):
+                continue
             holds, hits = evaluate(rule.node, self)
             if holds:
                 satisfied.append((rule, sorted(set(hits))))
@@ -300,6 +302,8 @@ def make_snippet(value: str, start: int, end: int, width: int = _SNIPPET_WIDTH) 
 def _verdict(article: _Article, mentions: dict[str, list[Hit]],
              satisfied: list[tuple[Rule, list[Hit]]]) -> Match:
     wl = article.wl
+    if not mentions and not satisfied:
+        return Match(watchlist=wl.name, relevant=False, score=0.0)
     scoring = wl.scoring
     active = article.active_contexts()
 

@@ -17,6 +17,7 @@ can point at the words that made it true.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -91,6 +92,28 @@ def atoms(node: Node) -> list[Atom]:
     if isinstance(node, Near):
         return atoms(node.left) + atoms(node.right)
     return [a for child in node.children for a in atoms(child)]
+
+
+def required(node: Node, terms_of: Callable[[Atom], frozenset[int]]) -> frozenset[int] | None:
+    """Terms of which a text needs at least one for the expression to hold (None: no such set).
+
+    Lets the matcher skip a rule without evaluating it when none of these was scanned.
+    """
+    if isinstance(node, Atom):
+        return terms_of(node)
+    if isinstance(node, Scoped):
+        return required(node.child, terms_of)
+    if isinstance(node, Not):
+        return None
+    if isinstance(node, Near):
+        sides = [required(node.left, terms_of), required(node.right, terms_of)]
+    elif isinstance(node, AllOf):
+        sides = [required(child, terms_of) for child in node.children]
+    else:  # AnyOf: any child may be the one that holds
+        sides = [required(child, terms_of) for child in node.children]
+        return None if any(s is None for s in sides) else frozenset().union(*sides)
+    known = [s for s in sides if s is not None]
+    return min(known, key=len) if known else None
 
 
 def _tokenize(source: str) -> list[tuple[str, str]]:

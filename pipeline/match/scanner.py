@@ -2,15 +2,18 @@
 
 All terms (entity names, cue and veto words, rule phrases) are folded into a
 single character trie and compiled into ONE regular expression, so a text is
-scanned once whatever the size of the watchlist. The text is only lower-cased
-(which keeps offsets); accents are matched by character classes in the
-pattern, so no accent-stripped copy with an offset map is needed except for
-the rare text written with combining accents.
+scanned once whatever the size of the watchlist.
+
+The text is folded in C before the scan, keeping one byte per character so
+offsets need no map: lower-case, map the common non-Latin-1 punctuation to
+ASCII, encode as Latin-1 (other characters become "?", read as letters), and
+strip accents with a byte table. Only a text written with combining accents
+takes a slower path with an offset map.
 
 A term is written the way people read it: "Tren de Aragua", "narcolancha*"
 (a stem: any ending), "Cartel de los Soles". Matching is on word boundaries,
 ignores accents, case and the punctuation between words, and accepts a plural
-ending (-s, -es) on every word.
+ending (-s, -es) on every word. Terms must be in the Latin alphabet.
 """
 
 from __future__ import annotations
@@ -20,18 +23,26 @@ import unicodedata
 from dataclasses import dataclass
 
 WORD = re.compile(r"[^\W_]+")
-_WORD_CHAR = r"[^\W_]"
-_SEPARATOR = r"[\W_]{1,3}"  # "Padrino-López", "Tren de\nAragua", "EE. UU."
+_COMBINING = re.compile("[\u0300-\u036f]")
+
+# The scan works on bytes: folded Latin-1, where "?" stands for any other character.
+_LETTERS = r"0-9a-z?\xaa\xb5\xba\xdf-\xf6\xf8-\xff"
+_WORD_CHAR = f"[{_LETTERS}]"
+_SEPARATOR = f"[^{_LETTERS}]{{1,3}}"  # "Padrino-López", "Tren de\nAragua", "EE. UU."
 _PLURAL = "(?:e?s)?"
 _STEM = _WORD_CHAR + "*"
 _END = f"(?!{_WORD_CHAR})"
-_COMBINING = re.compile("[\u0300-\u036f]")
-# What a folded letter may look like in lower-cased text.
-_VARIANTS = {
-    "a": "aáàâäã", "e": "eéèêë", "i": "iíìîï", "o": "oóòôöõ", "u": "uúùûü",
-    "n": "nñ", "c": "cç", "y": "yý",
-}
-_ATOM = {letter: f"[{chars}]" for letter, chars in _VARIANTS.items()}
+_WORD_BYTES = re.compile(f"{_WORD_CHAR}+".encode())
+# Punctuation outside Latin-1 that news text uses, mapped to one ASCII character each.
+_PUNCTUATION = [("?", "!"), ("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'),
+                ("\u2013", "-"), ("\u2014", "-"), ("\u2010", "-"), ("\u2011", "-"),
+                ("\u2026", "."), ("\u2022", "*"), ("\u2009", " "), ("\u202f", " "),
+                ("\u200b", " "), ("\u2032", "'")]
+_FOLD = bytes.maketrans(
+    bytes(range(0xC0, 0x100)),
+    bytes(ord(unicodedata.normalize("NFD", chr(c).lower())[0])
+          if unicodedata.normalize("NFD", chr(c).lower())[0].isascii() else c
+          for c in range(0xC0, 0x100)))
 # Order of trie branches: letters first, so the longest specific term wins over
 # a plural ending or a stem that would swallow it.
 _RANK = {_PLURAL: 1, _STEM: 1, _SEPARATOR: 2}
@@ -70,6 +81,8 @@ def parse_term(raw: str) -> Term:
             continue
         if not WORD.fullmatch(word):
             raise TermError(f"match: term {raw!r} has a '*' inside a word")
+        if any(ord(ch) > 0xFF for ch in word):
+            raise TermError(f"match: term {raw!r} is not in the Latin alphabet")
         words.append(word)
         stems.append(stem)
     if not words:
@@ -120,21 +133,32 @@ class Scanner:
             origin = [i for i, ch in enumerate(low) if not unicodedata.combining(ch)]
             low = "".join(low[i] for i in origin)
             origin.append(len(text))
+        folded = _fold(low)
         hits: list[tuple[int, int, int]] = []
         group_term, inside = self._group_term, self._inside
         # The pattern consumes the separator before a word; the leading space
         # lets a term start the text and cancels out of the offsets.
-        for m in self._pattern.finditer(" " + low):
+        for m in self._pattern.finditer(folded):
             term, start, end = group_term[m.lastindex], m.start(), m.end() - 1
             hits.append((term, start, end))
             if term in inside:
-                words = [w.span() for w in WORD.finditer(low, start, end)]
+                words = [w.span() for w in _WORD_BYTES.finditer(folded, start + 1, end + 1)]
                 for sub, at, n in inside[term]:
                     if at + n <= len(words):
-                        hits.append((sub, words[at][0], words[at + n - 1][1]))
+                        hits.append((sub, words[at][0] - 1, words[at + n - 1][1] - 1))
         if origin is not None:
             hits = [(t, origin[s], origin[e - 1] + 1) for t, s, e in hits]
         return hits
+
+
+def _fold(low: str) -> bytes:
+    """' ' + the lower-cased text as folded Latin-1 bytes, one byte per character."""
+    for old, new in _PUNCTUATION:
+        if old in low:
+            low = low.replace(old, new)
+    if low.isascii():
+        return b" " + low.encode("ascii")
+    return b" " + low.encode("latin-1", "replace").translate(_FOLD)
 
 
 def _compile(terms: list[Term]) -> tuple[re.Pattern[str], dict[int, int]]:
@@ -156,7 +180,7 @@ def _compile(terms: list[Term]) -> tuple[re.Pattern[str], dict[int, int]]:
         return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
     body = emit(root) if root else "(?!)"
-    return re.compile(r"\W" + body), group_term
+    return re.compile(f"[^{_LETTERS}]{body}".encode("ascii")), group_term
 
 
 def _atoms(term: Term) -> list[str]:
@@ -164,12 +188,17 @@ def _atoms(term: Term) -> list[str]:
     for i, (word, stem) in enumerate(zip(term.words, term.stems)):
         if i:
             atoms.append(_SEPARATOR)
-        atoms.extend(_ATOM.get(ch) or re.escape(ch) for ch in word)
+        atoms.extend(_byte_atom(ch) for ch in word)
         if stem:
             atoms.append(_STEM)
         elif word[-1].isalpha() and len(word) > 1:
             atoms.append(_PLURAL)
     return atoms
+
+
+def _byte_atom(ch: str) -> str:
+    folded = chr(bytes([ord(ch)]).translate(_FOLD)[0])
+    return re.escape(folded) if folded.isascii() else f"\\x{ord(folded):02x}"
 
 
 def _contained_terms(terms: list[Term]) -> dict[int, list[tuple[int, int, int]]]:

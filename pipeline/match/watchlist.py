@@ -12,13 +12,14 @@ article is one pass over its text.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.match.query import Atom, Node, QueryError, atoms, parse_query
+from pipeline.match.query import Atom, Node, QueryError, atoms, parse_query, required
 from pipeline.match.scanner import Scanner, Term, TermError, parse_term
 
 WATCHLIST_DIR = Path(__file__).resolve().parent.parent / "watchlists"
@@ -77,6 +78,7 @@ class Rule:
     tier: str
     entity: str | None = None
     lang: str | None = None
+    anchors: frozenset[int] | None = None  # it cannot hold unless one of these terms is found
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +215,16 @@ class _Compiler:
             for a, alias in enumerate(entity.aliases):
                 for use in alias.uses:
                     names.setdefault(use.term, []).append((e, a, use))
+
+        def terms_of(atom: Atom) -> frozenset[int]:
+            if atom.kind == "vocab":
+                return frozenset(u.term for u in vocab.get(atom.name, ()))
+            if atom.kind == "entity":
+                return frozenset(u.term for e in entities if e.id == atom.name
+                                 for al in e.aliases for u in al.uses)
+            return frozenset({atom_uses[(atom.name, atom.exact_case)].term})
+
+        rules = tuple(dataclasses.replace(r, anchors=required(r.node, terms_of)) for r in rules)
         by_term: dict[int, list[tuple[str, TermUse]]] = {}
         for vocab_name, uses in vocab.items():
             for use in uses:
