@@ -132,9 +132,6 @@ class Watchlist:
     names: dict[int, tuple[tuple[int, int, TermUse], ...]]  # term -> (entity, alias, use)
     scanner: Scanner
 
-    def entity(self, entity_id: str) -> Entity | None:
-        return next((e for e in self.entities if e.id == entity_id), None)
-
 
 def load_watchlist(name_or_path: str | Path) -> Watchlist:
     """A shipped watchlist by name ("venezuela") or any TOML file by path; compiled once."""
