@@ -1,0 +1,1 @@
+"""newsmon's benchmarks: `python -m bench` (see bench/README.md)."""

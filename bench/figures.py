@@ -1,0 +1,368 @@
+"""The six figures. Each is a ratio against a bare baseline measured in the same run.
+
+Every function takes a `Context` and returns a dict with at least `ratio`, `target`, `met`
+and the absolute numbers behind the ratio. Repetitions alternate baseline and measured
+runs, so a burst of load from elsewhere on the machine hits both; the median is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from bench.harness import Databases, Stopwatch, median, run_child
+from bench.internet import CORPUS_DIR, Internet, Plan, conditional_requests, generated_pages
+from pipeline.config import load_settings
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sizes:
+    reps: int
+    p1: Plan
+    p2: Plan
+    p3_small: int
+    p3_large: int
+    p3_queries: int
+    p4_rows: int
+    p5_texts: int
+    p6_small: Plan
+    p6_large: Plan
+
+
+# P1: 250 answering hosts x 21 articles = 5,250 pages (a few are verbatim copies of another
+# page's text, so about 5,100 new articles), plus 4 slow and 4 failing hosts.
+FULL = Sizes(
+    reps=3,
+    p1=Plan(hosts=258, items_per_feed=21, slow_hosts=4, failing_hosts=4, block=61),
+    p2=Plan(hosts=250, feeds_per_host=4, items_per_feed=1, pages="light", slow_hosts=0,
+            failing_hosts=0, block=62),
+    p3_small=10_000,
+    p3_large=1_000_000,
+    p3_queries=200,
+    p4_rows=2_000,
+    p5_texts=2_000,
+    p6_small=Plan(hosts=258, items_per_feed=4, slow_hosts=4, failing_hosts=4, block=63),
+    p6_large=Plan(hosts=258, items_per_feed=80, slow_hosts=4, failing_hosts=4, block=64),
+)
+SMOKE = Sizes(
+    reps=1,
+    p1=Plan(hosts=8, items_per_feed=4, slow_hosts=1, failing_hosts=2, slow_latency_s=0.3,
+            block=61),
+    p2=Plan(hosts=5, feeds_per_host=4, items_per_feed=1, pages="light", slow_hosts=0,
+            failing_hosts=0, block=62),
+    p3_small=200,
+    p3_large=2_000,
+    p3_queries=20,
+    p4_rows=40,
+    p5_texts=40,
+    p6_small=Plan(hosts=6, items_per_feed=3, slow_hosts=0, failing_hosts=1, block=63),
+    p6_large=Plan(hosts=6, items_per_feed=12, slow_hosts=0, failing_hosts=1, block=64),
+)
+
+
+@dataclass(slots=True, kw_only=True)
+class Context:
+    dbs: Databases
+    sizes: Sizes
+    workers: int
+    log: Callable[[str], None]
+
+    def plan(self, plan: Plan) -> Plan:
+        return replace(plan, epoch=int(time.time()))
+
+
+def _sources(net: Internet) -> list[list[str]]:
+    return [[source.name, source.url] for source in net.sources()]
+
+
+def _cycle(ctx: Context, net: Internet, db_url: str, **extra: Any) -> dict[str, Any]:
+    net.reset()
+    result = run_child({"mode": "cycle", "db_url": db_url, "sources": _sources(net),
+                        "workers": ctx.workers, **extra})
+    result["served"] = net.stats()
+    return result
+
+
+def _brief(result: dict[str, Any]) -> dict[str, Any]:
+    keep = ("seconds", "summary", "served", "cpu", "tree_peak_rss_mb", "tree_peak_pss_mb",
+            "main_maxrss_mb", "pages", "statuses", "errors")
+    return {k: (round(v, 3) if isinstance(v, float) else v)
+            for k, v in result.items() if k in keep}
+
+
+# -- P1 ---------------------------------------------------------------------------------------
+
+def p1_full_cycle(ctx: Context) -> dict[str, Any]:
+    """A whole cycle over thousands of new articles vs trafilatura alone on the same pages."""
+    plan = ctx.plan(ctx.sizes.p1)
+    base_runs, cycle_runs = [], []
+    with Internet(plan) as net:
+        for rep in range(ctx.sizes.reps):
+            ctx.log(f"P1 rep {rep + 1}: bare extraction of {len(plan.good_pages())} pages")
+            base_runs.append(run_child({"mode": "bare-extract", "plan": asdict(plan),
+                                        "workers": ctx.workers}))
+            ctx.log(f"P1 rep {rep + 1}: full cycle over {plan.feeds} feeds")
+            db_url = ctx.dbs.fresh("p1")
+            cycle_runs.append(_cycle(ctx, net, db_url))
+            ctx.dbs.drop(db_url)
+        page_source = net.page_source
+    baseline = median([r["seconds"] for r in base_runs])
+    measured = median([r["seconds"] for r in cycle_runs])
+    ratio = measured / baseline
+    last = cycle_runs[-1]
+    return {
+        "what": f"cycle over {last['summary']['new_articles']} new articles from "
+                f"{plan.hosts} hosts vs bare trafilatura, {ctx.workers} workers",
+        "ratio": round(ratio, 3), "target": "<= 1.25", "met": ratio <= 1.25,
+        "baseline_s": round(baseline, 2), "measured_s": round(measured, 2),
+        "pages": len(plan.good_pages()), "hosts": plan.hosts, "page_source": page_source,
+        "workers": ctx.workers,
+        "baseline_runs": [_brief(r) for r in base_runs],
+        "measured_runs": [_brief(r) for r in cycle_runs],
+    }
+
+
+# -- P2 ---------------------------------------------------------------------------------------
+
+def p2_repoll(ctx: Context) -> dict[str, Any]:
+    """A cycle where every feed answers 304 vs bare conditional GETs of the same URLs."""
+    plan = ctx.plan(ctx.sizes.p2)
+    defaults = load_settings(env={})
+    base_runs, cycle_runs = [], []
+    with Internet(plan) as net:
+        db_url = ctx.dbs.fresh("p2")
+        ctx.log(f"P2: first cycle over {plan.feeds} feeds (stores validators)")
+        primed = _cycle(ctx, net, db_url)
+        requests = conditional_requests(net)
+        for rep in range(ctx.sizes.reps):
+            ctx.log(f"P2 rep {rep + 1}: bare conditional GETs, then the re-poll cycle")
+            base_runs.append(run_child({
+                "mode": "conditional-gets", "requests": requests,
+                "concurrency": defaults.concurrency, "per_host": defaults.per_host_concurrency,
+            }))
+            cycle_runs.append(_cycle(ctx, net, db_url))
+        ctx.dbs.drop(db_url)
+    baseline = median([r["seconds"] for r in base_runs])
+    measured = median([r["seconds"] for r in cycle_runs])
+    ratio = measured / baseline
+    article_fetches = sum(r["served"]["page"] for r in cycle_runs)
+    not_modified = [r["served"]["feed_not_modified"] for r in cycle_runs]
+    return {
+        "what": f"re-poll of {plan.feeds} unchanged feeds vs bare conditional GETs",
+        "ratio": round(ratio, 3), "target": "<= 1.2 and 0 article fetches",
+        "met": ratio <= 1.2 and article_fetches == 0 and min(not_modified) == plan.feeds,
+        "baseline_s": round(baseline, 3), "measured_s": round(measured, 3),
+        "article_fetches": article_fetches, "feeds_not_modified": not_modified,
+        "priming_run": _brief(primed),
+        "baseline_runs": [_brief(r) for r in base_runs],
+        "measured_runs": [_brief(r) for r in cycle_runs],
+    }
+
+
+# -- P3 ---------------------------------------------------------------------------------------
+
+def p3_near_dup(ctx: Context) -> dict[str, Any]:
+    from bench import near_dup
+
+    db_url = ctx.dbs.fresh("p3")
+    try:
+        result = near_dup.measure(db_url, small=ctx.sizes.p3_small, large=ctx.sizes.p3_large,
+                                  queries=ctx.sizes.p3_queries, reps=max(ctx.sizes.reps, 3),
+                                  log=ctx.log)
+    finally:
+        ctx.dbs.drop(db_url)
+    ratio = result["large_s"] / result["small_s"]
+    return {
+        "what": f"near-duplicate lookup at {ctx.sizes.p3_large:,} vs "
+                f"{ctx.sizes.p3_small:,} stored signatures",
+        "ratio": round(ratio, 3), "target": "<= 1.5", "met": ratio <= 1.5,
+        "baseline_s": result["small_s"], "measured_s": result["large_s"],
+        **{k: v for k, v in result.items() if k not in ("small_s", "large_s")},
+    }
+
+
+# -- P4 ---------------------------------------------------------------------------------------
+
+def article_texts(count: int) -> list[tuple[str, str, str]]:
+    """(title, text, lang) of real articles (the corpus's expected texts), else generated;
+    each made unique so no two are duplicates."""
+    manifest = CORPUS_DIR / "manifest.json"
+    base: list[tuple[str, str, str]] = []
+    if manifest.exists():
+        for item in json.loads(manifest.read_text(encoding="utf-8"))["items"]:
+            if item.get("expected_text") and len(item["expected_text"]) > 500:
+                lang = (item.get("html_lang") or "en")[:2].lower()
+                base.append((item.get("html_title") or "", item["expected_text"], lang))
+    if not base:
+        for page in generated_pages(light=False, seed=1):
+            base.append((page.title, page.body.decode().split("<p>", 1)[1], page.lang))
+    return [(f"{title} ({i})", f"Dispatch {i}. {text}\nRef {i}.", lang)
+            for i, (title, text, lang) in
+            ((i, base[i % len(base)]) for i in range(count))]
+
+
+def _load_rows(count: int) -> tuple[list[Any], Any]:
+    from pipeline.dedup import text_fingerprint
+    from pipeline.match import load_watchlist, match_article
+    from pipeline.models import Article, FeedItem, Source
+
+    watchlist = load_watchlist("venezuela")
+    now = datetime.now(UTC)
+    rows = []
+    for i, (title, text, lang) in enumerate(article_texts(count)):
+        url = f"http://127.65.0.1/news/{i}.html"
+        article = Article(url=url, canonical_url=url, title=title, text=text, lang=lang,
+                          site_name="Bench outlet", published_at=now)
+        item = FeedItem(url=url, guid=f"p4-{i}", title=title)
+        match = match_article(watchlist, title=title, text=text, lang=lang)
+        rows.append((article, item, match, text_fingerprint(text)))
+    return rows, Source(name="bench p4", url="http://127.65.0.1/feed.xml")
+
+
+def _store_rows(db_url: str, rows: list[Any], source: Any) -> float:
+    """The cycle's own load path, one article (and its entry) per transaction."""
+    from pipeline.db import queries
+    from pipeline.run import _store_with_item
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        stored = queries.sync_sources(conn, [source])[0]
+        with Stopwatch() as watch:
+            for article, item, match, _ in rows:
+                _store_with_item(conn, source=stored, key=item.guid, item=item,
+                                 article=article, match=match)
+    return watch.seconds
+
+
+_COPY_COLUMNS = ("url", "canonical_url", "source_id", "title", "text", "author",
+                 "published_at", "lang", "site_name", "content_hash")
+
+
+def _copy_rows(db_url: str, rows: list[Any], source: Any, *, table: str = "articles") -> float:
+    """A bare COPY of the same article rows."""
+    from pipeline.db import queries
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        source_id = queries.sync_sources(conn, [source])[0].id
+        if table != "articles":
+            # The same columns without the generated search vector and with no index:
+            # what the rows cost before full-text search is part of the table.
+            conn.execute(f"CREATE TABLE {table} (LIKE articles INCLUDING DEFAULTS)")
+        statement = f"COPY {table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
+        with Stopwatch() as watch, conn.cursor().copy(statement) as copy:
+            for article, _, _, content_hash in rows:
+                copy.write_row((article.url, article.canonical_url, source_id, article.title,
+                                article.text, article.author, article.published_at,
+                                article.lang, article.site_name, content_hash))
+    return watch.seconds
+
+
+def p4_load(ctx: Context) -> dict[str, Any]:
+    """The cycle's article writes vs a raw COPY of the same rows into the same table."""
+    rows, source = _load_rows(ctx.sizes.p4_rows)
+    base_runs, load_runs, plain_runs = [], [], []
+    for rep in range(max(ctx.sizes.reps, 3)):
+        ctx.log(f"P4 rep {rep + 1}: COPY, then the cycle's load path, {len(rows)} articles")
+        loads = (
+            (base_runs, lambda url: _copy_rows(url, rows, source)),
+            (load_runs, lambda url: _store_rows(url, rows, source)),
+            (plain_runs, lambda url: _copy_rows(url, rows, source, table="bench_plain")),
+        )
+        for runs, load in loads:
+            db_url = ctx.dbs.fresh("p4")
+            try:
+                runs.append(load(db_url))
+            finally:
+                ctx.dbs.drop(db_url)
+    baseline, measured, plain = median(base_runs), median(load_runs), median(plain_runs)
+    ratio = baseline / measured  # throughput ratio: rows/s loaded over rows/s copied
+    return {
+        "what": f"cycle's load of {len(rows)} articles vs raw COPY of the same rows",
+        "ratio": round(ratio, 3), "target": ">= 0.7", "met": ratio >= 0.7,
+        "baseline_s": round(baseline, 3), "measured_s": round(measured, 3),
+        "baseline_rows_per_s": round(len(rows) / baseline, 1),
+        "measured_rows_per_s": round(len(rows) / measured, 1),
+        "copy_without_search_index_rows_per_s": round(len(rows) / plain, 1),
+        "baseline_runs_s": [round(s, 3) for s in base_runs],
+        "measured_runs_s": [round(s, 3) for s in load_runs],
+    }
+
+
+# -- P5 ---------------------------------------------------------------------------------------
+
+def p5_matcher(ctx: Context) -> dict[str, Any]:
+    """The matcher's own benchmark (bench/bench_matcher.py): `match_article` with the language
+    known, as the cycle calls it, vs one bare word-scan pass over the same texts."""
+    from bench import bench_matcher
+
+    texts = article_texts(ctx.sizes.p5_texts)
+    result = bench_matcher.measure(texts, repeat=max(ctx.sizes.reps, 3))
+    ratio = result["ratio"]
+    return {
+        "what": f"matcher on {len(texts)} articles vs a bare single-pass scan",
+        "target": ">= 0.5", "met": ratio >= 0.5,
+        "baseline_s": round(result["megabytes"] / result["baseline_mb_s"], 4),
+        "measured_s": round(result["megabytes"] / result["matcher_mb_s"], 4),
+        **result,
+    }
+
+
+# -- P6 ---------------------------------------------------------------------------------------
+
+def p6_memory(ctx: Context) -> dict[str, Any]:
+    """Peak memory of a whole cycle (its process tree) at a small and a large size."""
+    runs = {}
+    for label, plan in (("small", ctx.sizes.p6_small), ("large", ctx.sizes.p6_large)):
+        plan = ctx.plan(plan)
+        ctx.log(f"P6: cycle over {len(plan.good_pages())} pages ({label})")
+        with Internet(plan) as net:
+            db_url = ctx.dbs.fresh("p6")
+            runs[label] = _cycle(ctx, net, db_url)
+            ctx.dbs.drop(db_url)
+    small, large = runs["small"], runs["large"]
+    ratio = large["tree_peak_rss_mb"] / small["tree_peak_rss_mb"]
+    return {
+        "what": f"peak RSS of a cycle (with its workers) at "
+                f"{large['summary']['new_articles']} vs {small['summary']['new_articles']} "
+                "new articles",
+        "ratio": round(ratio, 3), "target": "<= 1.2", "met": ratio <= 1.2,
+        "baseline_mb": small["tree_peak_rss_mb"], "measured_mb": large["tree_peak_rss_mb"],
+        "baseline_pss_mb": small["tree_peak_pss_mb"], "measured_pss_mb": large["tree_peak_pss_mb"],
+        "baseline_main_mb": small["main_maxrss_mb"], "measured_main_mb": large["main_maxrss_mb"],
+        "baseline_s": round(small["seconds"], 2), "measured_s": round(large["seconds"], 2),
+        "runs": {label: _brief(run) for label, run in runs.items()},
+    }
+
+
+FIGURES: dict[str, Callable[[Context], dict[str, Any]]] = {
+    "P1": p1_full_cycle, "P2": p2_repoll, "P3": p3_near_dup, "P4": p4_load,
+    "P5": p5_matcher, "P6": p6_memory,
+}
+
+
+def versions(dbs: Databases) -> dict[str, str]:
+    from importlib.metadata import version
+
+    out = {"python": sys.version.split()[0], "postgresql": dbs.server_version,
+           "database": "embedded" if dbs.embedded else "NEWSMON_DATABASE_URL"}
+    for package in ("trafilatura", "lxml", "httpx", "feedparser", "psycopg", "datasketch",
+                    "numpy"):
+        try:
+            out[package] = version(package)
+        except Exception:  # noqa: BLE001 - a missing package is reported, not fatal
+            out[package] = "absent"
+    return out
+
+
+def machine() -> dict[str, Any]:
+    return {"cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+__all__ = ["FIGURES", "FULL", "SMOKE", "Context", "Sizes", "machine", "versions"]
