@@ -1,0 +1,511 @@
+"""Stories: where each fetched article lands in the store.
+
+One ``store_article`` call per fetched page, inside the cycle's transaction, decides what
+the page is and writes it:
+
+* a known page (its canonical URL, or a URL variant of the same site, is stored): a
+  *revision* when the text or headline changed (the old version goes to
+  ``article_versions`` with a diff summary; article id and story stay), else *unchanged*;
+* a verbatim copy of a stored article (same text fingerprint): a *duplicate*, folded into
+  that article (its URLs resolve to it; its outlet joins the story's outlets);
+* otherwise a *new* article, which joins the story of its closest near-duplicate (LSH band
+  keys in ``article_bands``, confirmed on the signature) or starts a story of its own.
+
+Concurrent writers: each call first takes transaction-scoped advisory locks, in sorted
+order, on everything it looks up (canonical URL, text fingerprint, band keys). Copies of
+one story share at least one key, so a second writer waits for the first to commit and
+then finds its rows: no unique violation, no story split in two, and no deadlock between
+two such calls.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from difflib import SequenceMatcher, unified_diff
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+import numpy as np
+import psycopg
+from psycopg.rows import dict_row
+from tld import get_fld
+
+from pipeline.db.queries import save_match
+from pipeline.dedup import (
+    NEAR_DUPLICATE_THRESHOLD,
+    NUM_PERM,
+    canonical_url,
+    estimate_similarity,
+    lsh_bands,
+    minhash_signature,
+    normalise_text,
+    text_fingerprint,
+)
+from pipeline.models import Article, Match, record
+
+# Phase-1 tuning used texts of 150+ words; below ~100 the few shingles give an estimate
+# too noisy to merge on, so short texts rely on the exact fingerprint only.
+MIN_WORDS_FOR_NEAR_DUPLICATES = 100
+# Candidates verified per lookup, most shared bands first, then newest. Unrelated articles
+# share a band at a rate of ~144 per million stored; the cap keeps a lookup's cost flat as
+# the archive grows, and a real copy (several shared bands, or recent) ranks near the top.
+CANDIDATE_LIMIT = 32
+MAX_DIFF_CHARS = 20_000  # article_versions.diff is cut here
+
+# Re-fetch policy for known pages (see should_refetch).
+REFETCH_MIN_INTERVAL = timedelta(minutes=30)
+REFETCH_MAX_AGE = timedelta(days=3)
+REFETCH_FUTURE_SKEW = timedelta(minutes=10)
+
+
+class StoreOutcome(enum.StrEnum):
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    REVISION = "revision"
+    UNCHANGED = "unchanged"
+
+
+@record
+class Stored:
+    """What store_article did with one page."""
+
+    article_id: int
+    story_id: int | None
+    outcome: StoreOutcome
+    new_story: bool = False
+
+
+class NearDuplicate(NamedTuple):
+    article_id: int
+    story_id: int | None
+    similarity: float
+
+
+@record
+class DiffSummary:
+    """What one version changed, as stored in article_versions."""
+
+    title_changed: bool
+    chars_added: int
+    chars_removed: int
+    words_added: int
+    words_removed: int
+    paragraphs_changed: int
+    diff: str
+
+
+@record
+class KnownArticle:
+    """A stored article as the re-fetch policy sees it."""
+
+    article_id: int
+    story_id: int | None
+    checked_at: datetime
+    published_at: datetime | None
+    discovered_at: datetime
+
+
+# --- pure helpers ----------------------------------------------------------------------------
+
+
+def article_signature(text: str) -> np.ndarray | None:
+    """The MinHash signature to store for a text, or None when it is too short to take part
+    in near-duplicate search. CPU-bound: compute it outside any database lock."""
+    if len(normalise_text(text).split()) < MIN_WORDS_FOR_NEAR_DUPLICATES:
+        return None
+    return minhash_signature(text)
+
+
+def is_material_change(*, old_title: str, old_text: str, new_title: str, new_text: str) -> bool:
+    """True when a re-fetched page differs in words (not just case, spacing, punctuation or
+    accents) in its text or headline. A page that now extracts to no text is a fetch or
+    extraction problem, never a revision."""
+    if not normalise_text(new_text):
+        return False
+    return (
+        text_fingerprint(old_text) != text_fingerprint(new_text)
+        or normalise_text(old_title) != normalise_text(new_title)
+    )
+
+
+def diff_versions(*, old_title: str, old_text: str, new_title: str, new_text: str) -> DiffSummary:
+    """Summary of the edit from one version to the next, paragraph by paragraph.
+
+    Paragraphs are aligned with difflib; inside each changed run of paragraphs, words are
+    compared as a multiset (whitespace-separated, punctuation kept), so a corrected figure
+    counts one word removed and one added. Characters are those of the words counted.
+    """
+    old_paras, new_paras = _paragraphs(old_text), _paragraphs(new_text)
+    counts = Counter()
+    matcher = SequenceMatcher(None, old_paras, new_paras, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        counts["paragraphs"] += max(i2 - i1, j2 - j1)
+        old_words = Counter(" ".join(old_paras[i1:i2]).split())
+        new_words = Counter(" ".join(new_paras[j1:j2]).split())
+        added, removed = new_words - old_words, old_words - new_words
+        counts["words_added"] += sum(added.values())
+        counts["words_removed"] += sum(removed.values())
+        counts["chars_added"] += sum(len(w) * n for w, n in added.items())
+        counts["chars_removed"] += sum(len(w) * n for w, n in removed.items())
+    diff = "\n".join(unified_diff(old_paras, new_paras, "before", "after", n=0, lineterm=""))
+    return DiffSummary(
+        title_changed=old_title.strip() != new_title.strip(),
+        chars_added=counts["chars_added"],
+        chars_removed=counts["chars_removed"],
+        words_added=counts["words_added"],
+        words_removed=counts["words_removed"],
+        paragraphs_changed=counts["paragraphs"],
+        diff=diff[:MAX_DIFF_CHARS],
+    )
+
+
+def should_refetch(
+    *,
+    entry_updated_at: datetime | None,
+    checked_at: datetime,
+    discovered_at: datetime,
+    published_at: datetime | None,
+    now: datetime,
+    min_interval: timedelta = REFETCH_MIN_INTERVAL,
+    max_age: timedelta = REFETCH_MAX_AGE,
+) -> bool:
+    """Whether a known page is worth fetching again to look for a revision.
+
+    Yes when its feed entry says it was updated after we last fetched the page, unless the
+    date is missing or in the future (no signal), the article is older than ``max_age``
+    (edits after a few days are rare and feeds keep relisting old entries), or we fetched it
+    less than ``max(min_interval, age / 4)`` ago: a feed that restamps every entry on every
+    build then costs about twenty fetches per article over its life, not one per cycle.
+    All datetimes must be timezone-aware.
+    """
+    if entry_updated_at is None or entry_updated_at > now + REFETCH_FUTURE_SKEW:
+        return False
+    if entry_updated_at <= checked_at:
+        return False
+    born = min(published_at, discovered_at) if published_at else discovered_at
+    age = now - born
+    if age > max_age:
+        return False
+    return now - checked_at >= max(min_interval, age / 4)
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _outlet(site_name: str | None, url: str) -> str:
+    # the same rule as SQL newsmon_outlet(), so stories.outlets agrees with story_outlets
+    if site_name and site_name.strip():
+        return site_name.strip()
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.") or "unknown"
+
+
+def _site(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return get_fld(host, fix_protocol=True, fail_silently=True) or host
+
+
+def _encode(signature: np.ndarray) -> bytes:
+    return np.asarray(signature, dtype=np.uint64).astype("<u4").tobytes()
+
+
+def _decode(value: bytes) -> np.ndarray:
+    return np.frombuffer(value, dtype="<u4")
+
+
+def _lock_key(kind: str, value: str) -> int:
+    digest = hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+def _checked_signature(text: str, signature: Sequence[int] | np.ndarray | None,
+                       words: int) -> np.ndarray | None:
+    if words < MIN_WORDS_FOR_NEAR_DUPLICATES:
+        return None
+    if signature is None:
+        return minhash_signature(text)
+    values = np.asarray(signature, dtype=np.uint64)
+    if values.shape != (NUM_PERM,):
+        raise ValueError(f"stories: signature has shape {values.shape}; expected ({NUM_PERM},)")
+    return values
+
+
+# --- the store -------------------------------------------------------------------------------
+
+
+@record
+class _Page:
+    """One fetched page with what the lookups need, computed once."""
+
+    article: Article
+    canonical: str
+    urls: list[str]
+    fingerprint: str
+    has_text: bool
+    signature: np.ndarray | None
+    bands: list[int]
+
+
+def store_article(
+    conn: psycopg.Connection,
+    *,
+    article: Article,
+    source_id: int | None,
+    match: Match,
+    signature: Sequence[int] | np.ndarray | None = None,
+    feed_url: str | None = None,
+) -> Stored:
+    """Store one fetched page: new article, revision, unchanged, or duplicate (module doc).
+
+    ``signature`` is the text's MinHash if the caller computed it already (see
+    ``article_signature``); it is computed here when None and ignored for short texts.
+    ``feed_url`` is the link the feed announced, kept as one more URL of the article.
+    Idempotent: storing the same page again returns the same ids and changes nothing but
+    ``articles.checked_at``. Runs in a transaction (a savepoint inside the caller's).
+    """
+    canonical = article.canonical_url or canonical_url(article.url)
+    words = len(normalise_text(article.text).split())
+    fingerprint = text_fingerprint(article.text)
+    signature = _checked_signature(article.text, signature, words)
+    bands = lsh_bands(signature) if signature is not None else []
+    urls = list(dict.fromkeys(u for u in (canonical, article.url, feed_url) if u))
+    page = _Page(article=article, canonical=canonical, urls=urls, fingerprint=fingerprint,
+                 has_text=words > 0, signature=signature, bands=bands)
+    with conn.transaction():
+        keys = [_lock_key("url", canonical), *bands]
+        if page.has_text:
+            keys.append(_lock_key("text", fingerprint))
+        _lock(conn, keys)
+        known = _known_article_id(conn, page)
+        if known is not None:
+            return _update_known(conn, known, page, match)
+        if page.has_text:
+            copy = conn.execute(
+                "SELECT id, story_id FROM articles WHERE content_hash = %s ORDER BY id LIMIT 1",
+                (fingerprint,),
+            ).fetchone()
+            if copy:
+                return _fold_copy(conn, copy[0], copy[1], page)
+        return _insert_new(conn, page, source_id, match)
+
+
+
+def _lock(conn: psycopg.Connection, keys: Iterable[int]) -> None:
+    # The two-int form splits a 64-bit key over (classid, objid): its own lock space, apart
+    # from the single-bigint locks of migrations and the cycle.
+    ordered = sorted(set(keys))
+    conn.execute(
+        """SELECT count(pg_advisory_xact_lock(hi, lo))
+           FROM (SELECT hi, lo FROM unnest(%s::int4[], %s::int4[]) AS k(hi, lo)
+                 ORDER BY hi, lo) AS ordered""",
+        ([k >> 32 for k in ordered], [_as_int4(k & 0xFFFFFFFF) for k in ordered]),
+    )
+
+
+def _as_int4(value: int) -> int:
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def _known_article_id(conn: psycopg.Connection, page: _Page) -> int | None:
+    """The stored article this page is: by canonical URL, else by a URL variant on the same
+    site. A variant that leads to another site's article is a verbatim copy folded into it;
+    that copy's later edits must not rewrite the other outlet's text."""
+    rows = conn.execute(
+        """SELECT id, canonical_url, 0 AS rank FROM articles WHERE canonical_url = %s
+           UNION ALL
+           SELECT a.id, a.canonical_url, 1 FROM article_urls u JOIN articles a ON a.id = u.article_id
+           WHERE u.url = ANY(%s)
+           ORDER BY rank, id""",
+        (page.canonical, page.urls),
+    ).fetchall()
+    site = _site(page.canonical)
+    for article_id, stored_canonical, rank in rows:
+        if rank == 0 or _site(stored_canonical) == site:
+            return article_id
+    return None
+
+
+def _update_known(conn: psycopg.Connection, article_id: int, page: _Page,
+                  match: Match) -> Stored:
+    with conn.cursor(row_factory=dict_row) as cur:
+        # Row lock: two variants of one page may arrive under different lock keys.
+        stored = cur.execute(
+            """SELECT id, story_id, title, text, content_hash, version,
+                      coalesce(revised_at, discovered_at) AS stored_at
+               FROM articles WHERE id = %s FOR UPDATE""",
+            (article_id,),
+        ).fetchone()
+    _record_urls(conn, article_id, page.urls)
+    new = page.article
+    if not is_material_change(old_title=stored["title"], old_text=stored["text"],
+                              new_title=new.title, new_text=new.text):
+        conn.execute("UPDATE articles SET checked_at = now() WHERE id = %s", (article_id,))
+        return Stored(article_id=article_id, story_id=stored["story_id"],
+                      outcome=StoreOutcome.UNCHANGED)
+    summary = diff_versions(old_title=stored["title"], old_text=stored["text"],
+                            new_title=new.title, new_text=new.text)
+    conn.execute(
+        """INSERT INTO article_versions (article_id, version, title, text, content_hash,
+                                         stored_at, title_changed, chars_added, chars_removed,
+                                         words_added, words_removed, paragraphs_changed, diff)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (article_id, stored["version"], stored["title"], stored["text"],
+         stored["content_hash"], stored["stored_at"], summary.title_changed,
+         summary.chars_added, summary.chars_removed, summary.words_added,
+         summary.words_removed, summary.paragraphs_changed, summary.diff),
+    )
+    conn.execute(
+        """UPDATE articles SET title = %s, text = %s, content_hash = %s, minhash = %s,
+                               version = version + 1, revised_at = now(), checked_at = now()
+           WHERE id = %s""",
+        (new.title, new.text, page.fingerprint,
+         _encode(page.signature) if page.signature is not None else None, article_id),
+    )
+    conn.execute("DELETE FROM article_bands WHERE article_id = %s", (article_id,))
+    _insert_bands(conn, article_id, page.bands)
+    save_match(conn, article_id=article_id, match=match)
+    return Stored(article_id=article_id, story_id=stored["story_id"],
+                  outcome=StoreOutcome.REVISION)
+
+
+def _fold_copy(conn: psycopg.Connection, article_id: int, story_id: int | None,
+               page: _Page) -> Stored:
+    _record_urls(conn, article_id, page.urls)
+    if story_id is not None:
+        # Only a new outlet changes the story, so a repeat stays a no-op.
+        conn.execute(
+            """UPDATE stories SET outlets = array_append(outlets, %(outlet)s::text),
+                                  last_seen_at = now()
+               WHERE id = %(story)s AND NOT %(outlet)s::text = ANY(outlets)""",
+            {"outlet": _outlet(page.article.site_name, page.article.url), "story": story_id},
+        )
+    return Stored(article_id=article_id, story_id=story_id, outcome=StoreOutcome.DUPLICATE)
+
+
+def _insert_new(conn: psycopg.Connection, page: _Page, source_id: int | None,
+                match: Match) -> Stored:
+    a = page.article
+    row = conn.execute(
+        """INSERT INTO articles (url, canonical_url, source_id, title, text, author,
+                                 published_at, lang, site_name, content_hash, minhash)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (canonical_url) DO NOTHING RETURNING id""",
+        (a.url, page.canonical, source_id, a.title, a.text, a.author, a.published_at, a.lang,
+         a.site_name, page.fingerprint,
+         _encode(page.signature) if page.signature is not None else None),
+    ).fetchone()
+    if row is None:  # stored meanwhile by a writer that does not take our locks
+        existing = conn.execute(
+            "SELECT id FROM articles WHERE canonical_url = %s", (page.canonical,)
+        ).fetchone()
+        return _update_known(conn, existing[0], page, match)
+    article_id = row[0]
+    save_match(conn, article_id=article_id, match=match)
+    _record_urls(conn, article_id, page.urls)
+    near = find_near_duplicate(conn, page.signature) if page.signature is not None else None
+    outlet = _outlet(a.site_name, a.url)
+    new_story = near is None or near.story_id is None
+    if new_story:
+        story_id = conn.execute(
+            """INSERT INTO stories (representative_id, outlets) VALUES (%s, ARRAY[%s::text])
+               RETURNING id""",
+            (article_id, outlet),
+        ).fetchone()[0]
+    else:
+        story_id = near.story_id
+        conn.execute(
+            """UPDATE stories SET size = size + 1, last_seen_at = now(),
+                   outlets = CASE WHEN %(outlet)s::text = ANY(outlets) THEN outlets
+                                  ELSE array_append(outlets, %(outlet)s::text) END
+               WHERE id = %(story)s""",
+            {"outlet": outlet, "story": story_id},
+        )
+    conn.execute("UPDATE articles SET story_id = %s WHERE id = %s", (story_id, article_id))
+    _insert_bands(conn, article_id, page.bands)
+    return Stored(article_id=article_id, story_id=story_id, outcome=StoreOutcome.NEW,
+                  new_story=new_story)
+
+
+def _record_urls(conn: psycopg.Connection, article_id: int, urls: list[str]) -> None:
+    # First mapping wins: a URL never moves to another article.
+    conn.execute(
+        """INSERT INTO article_urls (url, article_id) SELECT u, %s FROM unnest(%s::text[]) u
+           ON CONFLICT (url) DO NOTHING""",
+        (article_id, urls),
+    )
+
+
+def _insert_bands(conn: psycopg.Connection, article_id: int, bands: list[int]) -> None:
+    if bands:
+        conn.execute(
+            """INSERT INTO article_bands (band_key, article_id)
+               SELECT k, %s FROM unnest(%s::bigint[]) k ON CONFLICT DO NOTHING""",
+            (article_id, bands),
+        )
+
+
+_CANDIDATES = """
+    WITH candidates AS (
+        SELECT article_id, count(*) AS shared
+        FROM article_bands
+        WHERE band_key = ANY(%(keys)s::bigint[])
+        GROUP BY article_id
+        ORDER BY shared DESC, article_id DESC
+        LIMIT %(limit)s
+    )
+    SELECT a.id, a.story_id, a.minhash
+    FROM candidates c JOIN articles a ON a.id = c.article_id
+    WHERE a.minhash IS NOT NULL
+    ORDER BY c.shared DESC, a.id DESC
+"""
+
+
+def find_near_duplicate(
+    conn: psycopg.Connection,
+    signature: Sequence[int] | np.ndarray,
+    *,
+    threshold: float = NEAR_DUPLICATE_THRESHOLD,
+    limit: int = CANDIDATE_LIMIT,
+) -> NearDuplicate | None:
+    """The stored article most similar to the signature, if any reaches ``threshold``.
+
+    LSH candidates come from the band table's primary key (32 probes), at most ``limit``
+    of them (most shared bands first, then newest); each is confirmed on its stored
+    signature. Ties go to the candidate sharing more bands, then the newest.
+    """
+    keys = lsh_bands(signature)
+    if not keys:
+        return None
+    best: NearDuplicate | None = None
+    for article_id, story_id, minhash in conn.execute(
+        _CANDIDATES, {"keys": keys, "limit": limit}
+    ).fetchall():
+        similarity = estimate_similarity(signature, _decode(minhash))
+        if similarity >= threshold and (best is None or similarity > best.similarity):
+            best = NearDuplicate(article_id, story_id, similarity)
+    return best
+
+
+def known_articles(conn: psycopg.Connection, urls: list[str]) -> dict[str, KnownArticle]:
+    """Stored articles by any URL they were seen under (canonical or variant): the cycle's
+    "already stored?" check, with what ``should_refetch`` needs."""
+    rows = conn.execute(
+        """SELECT k.url, a.id, a.story_id, a.checked_at, a.published_at, a.discovered_at
+           FROM (SELECT canonical_url AS url, id FROM articles WHERE canonical_url = ANY(%(u)s)
+                 UNION
+                 SELECT url, article_id FROM article_urls WHERE url = ANY(%(u)s)) AS k
+           JOIN articles a ON a.id = k.id""",
+        {"u": urls},
+    ).fetchall()
+    return {
+        url: KnownArticle(article_id=i, story_id=s, checked_at=c, published_at=p,
+                          discovered_at=d)
+        for url, i, s, c, p, d in rows
+    }
