@@ -173,6 +173,13 @@ def test_search_command_with_sql_in_every_option(cli_settings, db_url, archive, 
         assert conn.execute("SELECT count(*) FROM articles").fetchone() == (5,)
 
 
+def test_search_command_fuzzy_titles(cli_settings, archive) -> None:
+    done = CliRunner().invoke(search_command, ["soberania nacinal", "--titles"],
+                              obj=cli_settings)
+    assert done.exit_code == 0, done.output
+    assert "Defensa de la soberanía nacional" in done.stdout and "1 hit(s)" in done.stderr
+
+
 def test_search_command_rejects_unknown_language(cli_settings, archive) -> None:
     done = CliRunner().invoke(search_command, ["maduro", "--lang", "fr'; --"], obj=cli_settings)
     assert done.exit_code == 2 and "--lang" in done.output
