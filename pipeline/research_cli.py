@@ -121,7 +121,7 @@ def search_command(settings: Settings, query: str, lang: str | None, since: date
                   f" · article {hit.article_id}", style="dim")
         out.print(f"   {escape(hit.url)}", style="blue", soft_wrap=True)
         if not titles and hit.snippet:
-            snippet = escape(hit.snippet).replace("<b>", "[bold yellow]")
+            snippet = escape(" ".join(hit.snippet.split())).replace("<b>", "[bold yellow]")
             out.print("   " + snippet.replace("</b>", "[/bold yellow]"))
     err.print(f"{len(hits)} hit(s)")
 
