@@ -18,11 +18,12 @@ import psycopg
 from pipeline import polling
 from pipeline.config import Settings
 from pipeline.db import connect, queries
-from pipeline.dedup import canonical_url, text_fingerprint
+from pipeline.dedup import canonical_url
 from pipeline.extract import ExtractError, ExtractPool
 from pipeline.http import FetchError, HttpClient, host_of
 from pipeline.match import detect_language, load_watchlist, match_article
 from pipeline.models import Article, FeedItem, Match, Outcome, Source
+from pipeline.stories import StoreOutcome, store_article
 
 log = logging.getLogger(__name__)
 
@@ -228,14 +229,12 @@ def _store_with_item(conn: psycopg.Connection, *, source: Source, key: str, item
                      article: Article, match: Match) -> Outcome:
     """Article, verdict and the entry's outcome in one transaction."""
     with conn.transaction():
-        article_id, is_new = queries.store_article(
-            conn, article=article, source_id=source.id,
-            content_hash=text_fingerprint(article.text), match=match,
-        )
-        if not is_new:
-            outcome = Outcome.DUPLICATE
-        else:
+        stored = store_article(conn, article=article, source_id=source.id, match=match,
+                               feed_url=item.url)
+        if stored.outcome == StoreOutcome.NEW:
             outcome = Outcome.NEW_RELEVANT if match.relevant else Outcome.NEW_IRRELEVANT
+        else:  # a known page (unchanged or revised) or a verbatim copy of a stored article
+            outcome = Outcome.DUPLICATE
         queries.record_item(conn, source_id=source.id, item_key=key, url=item.url,
-                            title=item.title, outcome=outcome, article_id=article_id)
+                            title=item.title, outcome=outcome, article_id=stored.article_id)
     return outcome

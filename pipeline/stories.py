@@ -320,8 +320,8 @@ def _known_article_id(conn: psycopg.Connection, page: _Page) -> int | None:
     rows = conn.execute(
         """SELECT id, canonical_url, 0 AS rank FROM articles WHERE canonical_url = %s
            UNION ALL
-           SELECT a.id, a.canonical_url, 1 FROM article_urls u JOIN articles a ON a.id = u.article_id
-           WHERE u.url = ANY(%s)
+           SELECT a.id, a.canonical_url, 1
+           FROM article_urls u JOIN articles a ON a.id = u.article_id WHERE u.url = ANY(%s)
            ORDER BY rank, id""",
         (page.canonical, page.urls),
     ).fetchall()

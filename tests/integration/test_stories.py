@@ -100,7 +100,8 @@ def test_a_wire_story_on_three_sites_is_three_articles_in_one_story(conn, lang) 
     story_id = results[0].story_id
     assert {r.story_id for r in results} == {story_id}
     host = sites[2][1].split("/")[2].removeprefix("www.")
-    assert _stories(conn) == [(story_id, results[0].article_id, 3, [sites[0][2], sites[1][2], host])]
+    outlets = [sites[0][2], sites[1][2], host]
+    assert _stories(conn) == [(story_id, results[0].article_id, 3, outlets)]
     assert conn.execute("SELECT count(*) FROM articles WHERE story_id = %s",
                         (story_id,)).fetchone()[0] == 3
     assert _count(conn, "matches") == 3
