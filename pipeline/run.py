@@ -22,7 +22,7 @@ from pipeline.dedup import canonical_url
 from pipeline.extract import ExtractError, ExtractPool
 from pipeline.http import FetchError, HttpClient, host_of
 from pipeline.match import detect_language, load_watchlist, match_article
-from pipeline.models import Article, FeedItem, Match, Outcome, Source
+from pipeline.models import Article, FeedItem, Match, Outcome, Response, Source
 from pipeline.stories import StoreOutcome, store_article
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,11 @@ class _Cycle:
 
     async def run(self, sources: list[Source]) -> RunSummary:
         workers = self.settings.extract_workers or os.cpu_count() or 1
+        # Pages in flight (fetching, waiting for a worker, being stored): enough to keep
+        # every connection and worker busy. Without a bound the network outruns extraction
+        # and every fetched page waits in memory, so a cycle's memory grew with its size.
+        self._slots = asyncio.Semaphore(self.settings.concurrency + 2 * workers)
+        self._host_gates: dict[str, asyncio.Semaphore] = {}
         async with HttpClient(self.settings) as client, ExtractPool(
             workers=workers, timeout_s=self.settings.extract_timeout_s
         ) as pool:
@@ -184,13 +189,31 @@ class _Cycle:
         return fresh
 
     async def process_item(self, source: Source, key: str, item: FeedItem) -> None:
+        # A host's entries queue at its own gate (as many as the client's per-host cap)
+        # before taking a slot, so a slow host holds a few slots, never all of them.
+        gate = self._host_gates.setdefault(
+            host_of(item.url), asyncio.Semaphore(self.settings.per_host_concurrency))
         try:
-            response = await self.client.fetch(item.url, robots=True)
-            article = await self.pool.extract(response.body, url=response.url,
-                                              content_type=response.headers.get("content-type"))
+            async with gate:
+                await self._slots.acquire()
+                try:
+                    response = await self.client.fetch(item.url, robots=True)
+                except BaseException:
+                    self._slots.release()
+                    raise
         except FetchError as exc:
             await self.record(source, key, item, Outcome.FAILED_FETCH, error=str(exc))
             return
+        try:
+            await self.ingest(source, key, item, response)
+        finally:
+            self._slots.release()
+
+    async def ingest(self, source: Source, key: str, item: FeedItem, response: Response) -> None:
+        """Extract, judge and store one fetched page."""
+        try:
+            article = await self.pool.extract(response.body, url=response.url,
+                                              content_type=response.headers.get("content-type"))
         except ExtractError as exc:
             await self.record(source, key, item, Outcome.FAILED_EXTRACT, error=str(exc))
             return
