@@ -69,6 +69,17 @@ def wait_for(what: str, check: Callable[[], object], *, timeout: float,
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def forget_queue(queue: str) -> None:
+    """Remove the broker's records of the test's queue (Celery leaves its bindings behind)."""
+    import redis
+
+    client = redis.Redis(host=REDIS[0], port=REDIS[1])
+    keys = list(client.scan_iter(match=f"*{queue}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 class Processes:
     """Airflow components started as local processes, each in its own process group."""
 
@@ -156,6 +167,7 @@ def test_ingest_runs_on_celery_workers(tmp_path: Path, metadata_db: dict[str, st
 
     procs = Processes(env, home)
     with ExitStack() as stack:
+        stack.callback(forget_queue, queue)
         stack.callback(procs.stop)
         procs.start("api-server", "api-server", "--port", str(api_port))
         procs.start("scheduler", "scheduler")
