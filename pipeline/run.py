@@ -12,18 +12,20 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
+import numpy as np
 import psycopg
 
 from pipeline import polling
 from pipeline.config import Settings
 from pipeline.db import connect, queries
 from pipeline.dedup import canonical_url
-from pipeline.extract import ExtractError, ExtractPool
+from pipeline.extract import ExtractError, ExtractPool, extract_article
 from pipeline.http import FetchError, HttpClient, host_of
 from pipeline.match import detect_language, load_watchlist, match_article
 from pipeline.models import Article, FeedItem, Match, Outcome, Response, Source
-from pipeline.stories import StoreOutcome, store_article
+from pipeline.stories import StoreOutcome, article_signature, store_article
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +147,8 @@ class _Cycle:
         self._slots = asyncio.Semaphore(self.settings.concurrency + 2 * workers)
         self._host_gates: dict[str, asyncio.Semaphore] = {}
         async with HttpClient(self.settings) as client, ExtractPool(
-            workers=workers, timeout_s=self.settings.extract_timeout_s
+            workers=workers, timeout_s=self.settings.extract_timeout_s,
+            extract_fn=partial(extract_page, watchlist=self.settings.watchlist),
         ) as pool:
             self.client, self.pool = client, pool
             await asyncio.gather(*(self.poll_source(source) for source in sources))
@@ -212,16 +215,20 @@ class _Cycle:
     async def ingest(self, source: Source, key: str, item: FeedItem, response: Response) -> None:
         """Extract, judge and store one fetched page."""
         try:
-            article = await self.pool.extract(response.body, url=response.url,
-                                              content_type=response.headers.get("content-type"))
+            page: ExtractedPage = await self.pool.extract(
+                response.body, url=response.url,
+                content_type=response.headers.get("content-type"))
         except ExtractError as exc:
             await self.record(source, key, item, Outcome.FAILED_EXTRACT, error=str(exc))
             return
-        article = self.complete(article, item, source)
-        match = match_article(self.watchlist, title=article.title, text=article.text,
-                              lang=article.lang)
+        article = self.complete(page.article, item, source)
+        # The worker judged the page when the page itself gave the title and language;
+        # otherwise they come from the feed entry, known only here.
+        match = page.match or match_article(self.watchlist, title=article.title,
+                                            text=article.text, lang=article.lang)
         outcome = await self.db(
-            _store_with_item, source=source, key=key, item=item, article=article, match=match
+            _store_with_item, source=source, key=key, item=item, article=article, match=match,
+            signature=page.signature,
         )
         self.summary.outcomes[outcome] += 1
         self.notify("item-done", 1)
@@ -248,12 +255,35 @@ class _Cycle:
         self.notify("item-done", 1)
 
 
+@dataclass(frozen=True, slots=True)
+class ExtractedPage:
+    """What an extraction worker sends back: the article, and the work that needs only
+    its text, done there so the cycle's own process is left with I/O."""
+
+    article: Article
+    signature: np.ndarray | None  # stories.article_signature of the text
+    match: Match | None  # the verdict, when the page states its title and language
+
+
+def extract_page(body: bytes, *, url: str, content_type: str | None = None,
+                 watchlist: str) -> ExtractedPage:
+    """Runs in an extraction worker (ExtractPool's `extract_fn`)."""
+    article = extract_article(body, url=url, content_type=content_type)
+    match = None
+    if article.title and article.lang:  # what _Cycle.complete keeps as they are
+        match = match_article(load_watchlist(watchlist), title=article.title,
+                              text=article.text, lang=article.lang)
+    return ExtractedPage(article=article, signature=article_signature(article.text),
+                         match=match)
+
+
 def _store_with_item(conn: psycopg.Connection, *, source: Source, key: str, item: FeedItem,
-                     article: Article, match: Match) -> Outcome:
+                     article: Article, match: Match,
+                     signature: np.ndarray | None = None) -> Outcome:
     """Article, verdict and the entry's outcome in one transaction."""
     with conn.transaction():
         stored = store_article(conn, article=article, source_id=source.id, match=match,
-                               feed_url=item.url)
+                               feed_url=item.url, signature=signature)
         if stored.outcome == StoreOutcome.NEW:
             outcome = Outcome.NEW_RELEVANT if match.relevant else Outcome.NEW_IRRELEVANT
         else:  # a known page (unchanged or revised) or a verbatim copy of a stored article
