@@ -146,13 +146,27 @@ class _Cycle:
         # and every fetched page waits in memory, so a cycle's memory grew with its size.
         self._slots = asyncio.Semaphore(self.settings.concurrency + 2 * workers)
         self._host_gates: dict[str, asyncio.Semaphore] = {}
-        async with HttpClient(self.settings) as client, ExtractPool(
-            workers=workers, timeout_s=self.settings.extract_timeout_s,
-            extract_fn=partial(extract_page, watchlist=self.settings.watchlist),
-        ) as pool:
-            self.client, self.pool = client, pool
-            await asyncio.gather(*(self.poll_source(source) for source in sources))
+        # Started at the first page to extract: a cycle where every feed answers 304 then
+        # never pays for worker processes and their warm-up.
+        self._pool: ExtractPool | None = None
+        self._new_pool = partial(ExtractPool, workers=workers,
+                                 timeout_s=self.settings.extract_timeout_s,
+                                 extract_fn=partial(extract_page,
+                                                    watchlist=self.settings.watchlist))
+        async with HttpClient(self.settings) as client:
+            self.client = client
+            try:
+                await asyncio.gather(*(self.poll_source(source) for source in sources))
+            finally:
+                if self._pool is not None:
+                    self._pool.close()
         return self.summary
+
+    @property
+    def pool(self) -> ExtractPool:
+        if self._pool is None:
+            self._pool = self._new_pool().start()
+        return self._pool
 
     async def poll_source(self, source: Source) -> None:
         etag, last_modified = await self.db(queries.source_validators, source.id)
