@@ -110,18 +110,22 @@ class TreeSample:
     cpu_s: dict[int, float] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
 
+    postgres_cpu_s: dict[int, float] = field(default_factory=dict)
+
     def cpu_summary(self, root: int) -> dict[str, float]:
         main = self.cpu_s.get(root, 0.0)
         others = sum(cpu for pid, cpu in self.cpu_s.items() if pid != root)
-        return {"main_process_cpu_s": round(main, 2), "worker_processes_cpu_s": round(others, 2)}
+        return {"main_process_cpu_s": round(main, 2), "worker_processes_cpu_s": round(others, 2),
+                "postgres_backends_cpu_s": round(sum(self.postgres_cpu_s.values()), 2)}
 
 
 class TreeSampler:
     """Samples RSS/PSS and CPU of a process and all its descendants every `interval_s`."""
 
-    def __init__(self, root: int, *, interval_s: float = 0.25) -> None:
+    def __init__(self, root: int, *, interval_s: float = 0.25, dbname: str | None = None) -> None:
         self.root = root
         self.interval_s = interval_s
+        self.backends = _Backends(dbname) if dbname else None
         self.sample = TreeSample()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
@@ -148,8 +152,37 @@ class TreeSampler:
                 self.sample.cpu_s[pid] = _cpu_seconds(pid)
             except (OSError, ValueError, IndexError):
                 continue  # the process ended between listing and reading
+        for pid in self.backends.pids() if self.backends else ():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                self.sample.postgres_cpu_s[pid] = _cpu_seconds(pid)
         self.sample.peak_rss_bytes = max(self.sample.peak_rss_bytes, rss)
         self.sample.peak_pss_bytes = max(self.sample.peak_pss_bytes, pss)
+
+
+class _Backends:
+    """PostgreSQL server processes serving one database (same machine only): their CPU
+    is part of what a cycle costs."""
+
+    def __init__(self, dbname: str) -> None:
+        self.marker = f" {dbname} ".encode()
+        self.known: dict[int, bool] = {}
+
+    def pids(self) -> list[int]:
+        ours = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            if pid not in self.known:
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        line = f.read()
+                except OSError:
+                    continue
+                self.known[pid] = line.startswith(b"postgres: ") and self.marker in line
+            if self.known[pid]:
+                ours.append(pid)
+        return ours
 
 
 def descendants(root: int) -> list[int]:
@@ -191,7 +224,10 @@ def run_child(task: dict[str, Any], *, timeout_s: float = 3600) -> dict[str, Any
         [sys.executable, "-m", "bench.child"], cwd=ROOT, stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    with TreeSampler(process.pid) as sampler:
+    dbname = None
+    if task.get("db_url"):
+        dbname = psycopg.conninfo.conninfo_to_dict(task["db_url"]).get("dbname")
+    with TreeSampler(process.pid, dbname=dbname) as sampler:
         out, err = process.communicate(json.dumps(task), timeout=timeout_s)
     if process.returncode != 0:
         raise RuntimeError(f"bench: child task {task['mode']} failed:\n{err[-3000:]}")
