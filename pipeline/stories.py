@@ -53,7 +53,7 @@ MIN_WORDS_FOR_NEAR_DUPLICATES = 100
 # Candidates verified per lookup, most shared bands first, then newest. Unrelated articles
 # share a band at a rate of ~144 per million stored; the cap keeps a lookup's cost flat as
 # the archive grows, and a real copy (several shared bands, or recent) ranks near the top.
-CANDIDATE_LIMIT = 32
+CANDIDATE_LIMIT = 8
 MAX_DIFF_CHARS = 20_000  # article_versions.diff is cut here
 
 # Re-fetch policy for known pages (see should_refetch).
@@ -214,10 +214,6 @@ def _site(url: str) -> str:
 
 def _encode(signature: np.ndarray) -> bytes:
     return np.asarray(signature, dtype=np.uint64).astype("<u4").tobytes()
-
-
-def _decode(value: bytes) -> np.ndarray:
-    return np.frombuffer(value, dtype="<u4")
 
 
 def _lock_key(kind: str, value: str) -> int:
@@ -483,14 +479,17 @@ def find_near_duplicate(
     keys = lsh_bands(signature)
     if not keys:
         return None
-    best: NearDuplicate | None = None
-    for article_id, story_id, minhash in conn.execute(
-        _CANDIDATES, {"keys": keys, "limit": limit}
-    ).fetchall():
-        similarity = estimate_similarity(signature, _decode(minhash))
-        if similarity >= threshold and (best is None or similarity > best.similarity):
-            best = NearDuplicate(article_id, story_id, similarity)
-    return best
+    rows = conn.execute(_CANDIDATES, {"keys": keys, "limit": limit}).fetchall()
+    if not rows:
+        return None
+    # One comparison for all candidates; estimate_similarity then scores the winner, so
+    # the figure returned is exactly the one is_near_duplicate would judge.
+    stored = np.frombuffer(b"".join(row[2] for row in rows), dtype="<u4").reshape(len(rows), -1)
+    best = int(np.argmax((stored == np.asarray(signature, dtype=np.uint64)).sum(axis=1)))
+    similarity = estimate_similarity(signature, stored[best])
+    if similarity < threshold:
+        return None
+    return NearDuplicate(rows[best][0], rows[best][1], similarity)
 
 
 def known_articles(conn: psycopg.Connection, urls: list[str]) -> dict[str, KnownArticle]:
