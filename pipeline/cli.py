@@ -13,6 +13,7 @@ from rich.table import Table
 
 from pipeline.config import Settings, load_settings
 from pipeline.db import DatabaseUnavailable
+from pipeline.db.migrate import SchemaMismatch
 
 console = Console(stderr=True)
 
@@ -39,7 +40,7 @@ def _db_url(settings: Settings, *, migrate: bool = True) -> str:
             with connect(url, autocommit=True) as conn:
                 apply_migrations(conn)
         return url
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, SchemaMismatch) as exc:
         console.print(f"[red]{exc}[/red]")
         sys.exit(2)
 
@@ -48,8 +49,10 @@ def _db_url(settings: Settings, *, migrate: bool = True) -> str:
 @click.option("--sources", "sources_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Sources file (TOML) instead of NEWSMON_SOURCES or the default one.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--due-only", is_flag=True,
+              help="Poll only the sources whose schedule says they are due (as the scheduler does).")
 @click.pass_obj
-def run(settings: Settings, sources_file: Path | None, as_json: bool) -> None:
+def run(settings: Settings, sources_file: Path | None, as_json: bool, due_only: bool) -> None:
     """Run one ingestion cycle over the configured sources."""
     from pipeline.sources import SourcesFileError, load_sources_file
 
@@ -59,14 +62,15 @@ def run(settings: Settings, sources_file: Path | None, as_json: bool) -> None:
         sources = load_sources_file(settings.sources_file)
     except SourcesFileError as exc:
         raise click.ClickException(str(exc)) from exc
-    summary = _run_with_progress(settings, sources, _db_url(settings))
+    summary = _run_with_progress(settings, sources, _db_url(settings), due_only=due_only)
     if as_json:
         click.echo(json.dumps({"run_id": summary.run_id, **summary.as_dict()}))
     else:
         _print_summary(summary)
 
 
-def _run_with_progress(settings: Settings, sources: list, db_url: str):
+def _run_with_progress(settings: Settings, sources: list, db_url: str, *,
+                       due_only: bool = False):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from pipeline.run import run_cycle
@@ -83,7 +87,8 @@ def _run_with_progress(settings: Settings, sources: list, db_url: str):
                 progress.advance(task, count)
 
         try:
-            return run_cycle(settings, sources=sources, db_url=db_url, observer=observe)
+            return run_cycle(settings, sources=sources, db_url=db_url, observer=observe,
+                             due_only=due_only)
         except DatabaseUnavailable as exc:
             console.print(f"[red]{exc}[/red]")
             sys.exit(2)
@@ -208,9 +213,20 @@ def demo(settings: Settings) -> None:
 
 def _mount_stage_commands() -> None:
     from pipeline.alerts.cli import alerts, serve, subscribers
+    from pipeline.research_cli import (
+        export_command,
+        grant_reader_command,
+        schema_doc_command,
+        search_command,
+        sql_command,
+    )
+    from pipeline.sources_cli import sources_group
 
-    for command in (subscribers, alerts, serve):
+    for command in (subscribers, alerts, serve, sql_command, search_command, export_command,
+                    sources_group):
         main.add_command(command)
+    db.add_command(schema_doc_command)
+    db.add_command(grant_reader_command)
 
 
 _mount_stage_commands()

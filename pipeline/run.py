@@ -18,6 +18,7 @@ import numpy as np
 import psycopg
 
 from pipeline import polling
+from pipeline.alerts import queue_alerts
 from pipeline.config import Settings
 from pipeline.db import connect, queries
 from pipeline.dedup import canonical_url
@@ -67,16 +68,20 @@ class RunSummary:
 
 
 def run_cycle(settings: Settings, *, sources: list[Source], db_url: str,
-              observer: Observer | None = None) -> RunSummary:
+              observer: Observer | None = None, due_only: bool = False) -> RunSummary:
     """One whole cycle in this process. Raises DatabaseUnavailable.
 
-    A second cycle started while one runs skips instead of doing the work twice.
+    Polls every registered source, or with `due_only` those whose schedule says
+    so. A second cycle started while one runs skips instead of doing the work twice.
     """
     with connect(db_url, autocommit=True) as lock_conn:
         if not lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (_CYCLE_LOCK,)).fetchone()[0]:
             log.warning("run: another cycle holds the lock; skipping this one")
             return RunSummary(skipped_locked=True)
-        ids = [s.id for s in queries.sync_sources(lock_conn, sources)]
+        chosen = polling.registered_sources(lock_conn, sources)
+        if due_only:
+            chosen = polling.due_sources(lock_conn, chosen)
+        ids = [s.id for s in chosen]
         run_id = queries.start_run(lock_conn)
         summary = run_shard(settings, db_url=db_url, run_id=run_id, source_ids=ids,
                             observer=observer)
@@ -88,7 +93,7 @@ def prepare_run(settings: Settings, *, db_url: str, sources: list[Source],
                 external_id: str | None = None) -> int:
     """Register the sources and open the cycle's row; returns the run id."""
     with connect(db_url, autocommit=True) as conn:
-        queries.sync_sources(conn, sources)
+        polling.registered_sources(conn, sources)
         return queries.start_run(conn, external_id)
 
 
@@ -99,7 +104,7 @@ def plan_shards(db_url: str, *, sources: list[Source], max_shards: int) -> list[
     across workers because a host is polled from one place.
     """
     with connect(db_url, autocommit=True) as conn:
-        stored = queries.sync_sources(conn, sources)
+        stored = polling.due_sources(conn, polling.registered_sources(conn, sources))
     by_host: dict[str, list[int]] = {}
     for source in stored:
         by_host.setdefault(host_of(source.url), []).append(source.id)
@@ -242,7 +247,7 @@ class _Cycle:
                                             text=article.text, lang=article.lang)
         outcome = await self.db(
             _store_with_item, source=source, key=key, item=item, article=article, match=match,
-            signature=page.signature,
+            signature=page.signature, alert_window_hours=self.settings.alert_window_hours,
         )
         self.summary.outcomes[outcome] += 1
         self.notify("item-done", 1)
@@ -293,13 +298,18 @@ def extract_page(body: bytes, *, url: str, content_type: str | None = None,
 
 def _store_with_item(conn: psycopg.Connection, *, source: Source, key: str, item: FeedItem,
                      article: Article, match: Match,
-                     signature: np.ndarray | None = None) -> Outcome:
+                     signature: np.ndarray | None = None,
+                     alert_window_hours: float = 24.0) -> Outcome:
     """Article, verdict and the entry's outcome in one transaction."""
     with conn.transaction():
         stored = store_article(conn, article=article, source_id=source.id, match=match,
                                feed_url=item.url, signature=signature)
         if stored.outcome == StoreOutcome.NEW:
             outcome = Outcome.NEW_RELEVANT if match.relevant else Outcome.NEW_IRRELEVANT
+            if match.relevant:  # unique per (subscriber, story): a copy in a known story adds none
+                queue_alerts(conn, article_id=stored.article_id, story_id=stored.story_id,
+                             match=match, published_at=article.published_at,
+                             window_hours=alert_window_hours)
         else:  # a known page (unchanged or revised) or a verbatim copy of a stored article
             outcome = Outcome.DUPLICATE
         queries.record_item(conn, source_id=source.id, item_key=key, url=item.url,

@@ -105,3 +105,28 @@ def test_broken_sources_are_recorded_and_the_rest_goes_on(
     assert "404" in failures["gone"]
     assert failures["not a feed"].startswith("parse:")
     assert all(message for message in failures.values())
+
+
+def test_cycle_queues_one_alert_per_relevant_story_and_reruns_queue_none(
+    settings, db_url, demo_site, tmp_path
+) -> None:
+    from datetime import UTC, datetime
+
+    from pipeline.alerts import add_subscriber
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        add_subscriber(conn, email="analyst@example.org", watchlists=["venezuela"])
+        # the demo articles are dated 2026-11-2x; let the subscriber predate them
+        conn.execute("UPDATE subscribers SET created_at = %s",
+                     (datetime(2026, 11, 1, tzinfo=UTC),))
+    settings = settings.replace(alert_window_hours=24 * 365 * 100)  # the demo's dates are fixed
+    sources = _sources(demo_site, tmp_path)
+    run_cycle(settings, sources=sources, db_url=db_url)
+    run_cycle(settings, sources=sources, db_url=db_url)
+
+    with psycopg.connect(db_url) as conn:
+        alerts = conn.execute(
+            """SELECT a.title FROM alerts al JOIN articles a ON a.id = al.article_id
+               WHERE al.status = 'pending'"""
+        ).fetchall()
+    assert sorted(t for (t,) in alerts) == sorted(RELEVANT_TITLES)
