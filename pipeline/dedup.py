@@ -25,7 +25,6 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, u
 
 import numpy as np
 from courlan import normalize_url
-from datasketch import MinHash
 from tld import get_fld
 
 logger = logging.getLogger(__name__)
@@ -226,6 +225,8 @@ def shingles(text: str, *, size: int = SHINGLE_SIZE) -> set[bytes]:
 @lru_cache(maxsize=64)
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     # generating the permutations costs more than hashing a whole article
+    from datasketch import MinHash  # pulls in scipy: seconds, so only when hashing
+
     return MinHash(num_perm=num_perm, seed=seed, scheme=MINHASH_SCHEME).permutations
 
 
@@ -240,6 +241,8 @@ def minhash_signature(
     column). A text with no words gives the empty signature, which matches nothing.
     Signatures are comparable only with equal ``num_perm``, ``shingle_size`` and ``seed``;
     change those only to evaluate, never for stored signatures."""
+    from datasketch import MinHash
+
     minhash = MinHash(
         num_perm=num_perm, permutations=_permutations(num_perm, seed), scheme=MINHASH_SCHEME
     )
