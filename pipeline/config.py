@@ -58,6 +58,7 @@ class Settings:
     public_url: str = "http://localhost:8025"
     secret_key: str = ""  # signs unsubscribe links; see _home_secret_key
     alert_window_hours: float = 24.0
+    raw_retention_days: float = 90.0  # raw responses kept for `newsmon reextract`
 
     @property
     def pg_data_dir(self) -> Path:
@@ -104,6 +105,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "NEWSMON_PUBLIC_URL": ("public_url", str),
     "NEWSMON_SECRET_KEY": ("secret_key", str),
     "NEWSMON_ALERT_WINDOW_HOURS": ("alert_window_hours", float),
+    "NEWSMON_RAW_RETENTION_DAYS": ("raw_retention_days", float),
 }
 
 

@@ -12,6 +12,7 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import partial
 
 import numpy as np
@@ -23,8 +24,9 @@ from pipeline.config import Settings
 from pipeline.db import connect, queries
 from pipeline.dedup import canonical_url
 from pipeline.extract import ExtractError, ExtractPool, extract_article
+from pipeline.fulltext import save_fulltext
 from pipeline.http import FetchError, HttpClient, host_of
-from pipeline.match import detect_language, load_watchlist, match_article
+from pipeline.match import Watchlist, detect_language, load_watchlist, match_article
 from pipeline.models import Article, FeedItem, Match, Outcome, Response, Source
 from pipeline.stories import StoreOutcome, article_signature, store_article
 
@@ -248,6 +250,7 @@ class _Cycle:
         outcome = await self.db(
             _store_with_item, source=source, key=key, item=item, article=article, match=match,
             signature=page.signature, alert_window_hours=self.settings.alert_window_hours,
+            response=response, page_date=page.article.published_at, watchlist=self.watchlist,
         )
         self.summary.outcomes[outcome] += 1
         self.notify("item-done", 1)
@@ -299,12 +302,19 @@ def extract_page(body: bytes, *, url: str, content_type: str | None = None,
 def _store_with_item(conn: psycopg.Connection, *, source: Source, key: str, item: FeedItem,
                      article: Article, match: Match,
                      signature: np.ndarray | None = None,
-                     alert_window_hours: float = 24.0) -> Outcome:
+                     alert_window_hours: float = 24.0, response: Response | None = None,
+                     page_date: datetime | None = None,
+                     watchlist: Watchlist | None = None) -> Outcome:
     """Article, verdict and the entry's outcome in one transaction."""
     with conn.transaction():
         stored = store_article(conn, article=article, source_id=source.id, match=match,
                                feed_url=item.url, signature=signature)
         if stored.outcome == StoreOutcome.NEW:
+            if response is not None and watchlist is not None:  # dates, teaser flag, raw body
+                full = save_fulltext(conn, article_id=stored.article_id, article=article,
+                                     item=item, response=response, page_date=page_date,
+                                     match=match, watchlist=watchlist)
+                match, article = full.match, replace(article, published_at=full.published_at)
             outcome = Outcome.NEW_RELEVANT if match.relevant else Outcome.NEW_IRRELEVANT
             if match.relevant:  # unique per (subscriber, story): a copy in a known story adds none
                 queue_alerts(conn, article_id=stored.article_id, story_id=stored.story_id,
