@@ -292,7 +292,6 @@ def store_article(
         return _insert_new(conn, page, source_id, match)
 
 
-
 def _lock(conn: psycopg.Connection, keys: Iterable[int]) -> None:
     # The two-int form splits a 64-bit key over (classid, objid): its own lock space, apart
     # from the single-bigint locks of migrations and the cycle.
