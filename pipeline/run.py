@@ -21,7 +21,7 @@ import psycopg
 from pipeline import polling
 from pipeline.alerts import queue_alerts
 from pipeline.config import Settings
-from pipeline.db import connect, queries
+from pipeline.db import DatabaseUnavailable, connect, queries
 from pipeline.dedup import canonical_url
 from pipeline.extract import ExtractError, ExtractPool, extract_article
 from pipeline.fulltext import save_fulltext
@@ -76,6 +76,16 @@ def run_cycle(settings: Settings, *, sources: list[Source], db_url: str,
     Polls every registered source, or with `due_only` those whose schedule says
     so. A second cycle started while one runs skips instead of doing the work twice.
     """
+    try:
+        return _run_locked(settings, sources=sources, db_url=db_url, observer=observer,
+                           due_only=due_only)
+    except psycopg.OperationalError as exc:  # e.g. the server restarted under the cycle
+        # Each stored item is its own transaction, so the next cycle picks up the rest.
+        raise DatabaseUnavailable(f"db: connection lost during the cycle: {exc}") from exc
+
+
+def _run_locked(settings: Settings, *, sources: list[Source], db_url: str,
+                observer: Observer | None, due_only: bool) -> RunSummary:
     with connect(db_url, autocommit=True) as lock_conn:
         if not lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (_CYCLE_LOCK,)).fetchone()[0]:
             log.warning("run: another cycle holds the lock; skipping this one")
