@@ -121,10 +121,17 @@ def source_baseline(conn: psycopg.Connection, *, article_id: int) -> int | None:
 
 
 def save_raw(conn: psycopg.Connection, *, article_id: int, response: Response) -> None:
-    """Keep the response, compressed; the first one stored for an article stays."""
+    """Keep the response, compressed, in place of any earlier one for the article.
+
+    A revised page replaces the archived one: re-extraction must read the page whose text
+    is stored, or it would quietly undo the revision.
+    """
     conn.execute(
         """INSERT INTO article_raw (article_id, url, status, content_type, headers, body, size)
-           VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (article_id) DO NOTHING""",
+           VALUES (%s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (article_id) DO UPDATE SET fetched_at = now(), url = EXCLUDED.url,
+               status = EXCLUDED.status, content_type = EXCLUDED.content_type,
+               headers = EXCLUDED.headers, body = EXCLUDED.body, size = EXCLUDED.size""",
         (article_id, response.url, response.status, response.headers.get("content-type"),
          Jsonb({k.lower(): v for k, v in response.headers.items()}),
          zlib.compress(response.body, COMPRESS_LEVEL), len(response.body)),

@@ -24,7 +24,7 @@ from pipeline.config import Settings
 from pipeline.db import DatabaseUnavailable, connect, queries
 from pipeline.dedup import canonical_url
 from pipeline.extract import ExtractError, ExtractPool, extract_article
-from pipeline.fulltext import save_fulltext
+from pipeline.fulltext import save_fulltext, save_raw
 from pipeline.http import FetchError, HttpClient, host_of
 from pipeline.match import Watchlist, detect_language, load_watchlist, match_article
 from pipeline.models import Article, FeedItem, Match, Outcome, Response, Source
@@ -332,6 +332,8 @@ def _store_with_item(conn: psycopg.Connection, *, source: Source, key: str, item
                              window_hours=alert_window_hours)
         else:  # a known page (unchanged or revised) or a verbatim copy of a stored article
             outcome = Outcome.DUPLICATE
+            if stored.outcome == StoreOutcome.REVISION and response is not None:
+                save_raw(conn, article_id=stored.article_id, response=response)  # reextract
         queries.record_item(conn, source_id=source.id, item_key=key, url=item.url,
                             title=item.title, outcome=outcome, article_id=stored.article_id)
     return outcome

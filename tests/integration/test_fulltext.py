@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.demo.server import serve_directory
-from pipeline.fulltext import prune_raw, reextract
+from pipeline.fulltext import prune_raw, reextract, save_raw
 from pipeline.fulltext_cli import reextract_command
+from pipeline.models import Response
 from pipeline.run import run_cycle
 from pipeline.sources import load_sources_file
 
@@ -188,3 +189,27 @@ def test_prune_raw_deletes_only_pages_past_retention(settings, db_url, site) -> 
     assert deleted == 1
     assert [u.rsplit("/", 1)[1] for u in left] == ["dated.html", "undated.html"]
     assert articles == 3  # the article stays; only its raw page goes
+
+
+def test_a_newer_page_replaces_the_archived_one_and_reextract_reads_it(
+    settings, db_url, site
+) -> None:
+    run_cycle(settings, sources=site[1], db_url=db_url)
+    corrected = _page("Police arrest suspected Tren de Aragua members (corrected)",
+                      PARAGRAPHS[:2]).encode()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        url, article_id = conn.execute(
+            "SELECT url, article_id FROM article_raw WHERE url LIKE '%%/dated.html'").fetchone()
+        save_raw(conn, article_id=article_id, response=Response(
+            url=url, status=200, headers={"Content-Type": "text/html; charset=utf-8"},
+            body=corrected))
+
+    reextract(db_url, settings)
+
+    with psycopg.connect(db_url) as conn:
+        title, text = conn.execute("SELECT title, text FROM articles WHERE id = %s",
+                                   (article_id,)).fetchone()
+        archived = conn.execute("SELECT count(*) FROM article_raw WHERE article_id = %s",
+                                (article_id,)).fetchone()[0]
+    assert title.endswith("(corrected)") and PARAGRAPHS[2][:40] not in text
+    assert archived == 1
