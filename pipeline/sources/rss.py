@@ -32,6 +32,7 @@ _HTML_STARTS = (b"<!doctype html", b"<html")
 _BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF8, codecs.BOM_UTF16_LE,
          codecs.BOM_UTF16_BE)
 _XML_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])[^"']*""")
+_CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]+|[0-9]+);")
 
 __all__ = ["FeedParseError", "parse_feed", "parse_response"]
 
@@ -58,15 +59,26 @@ def parse_document(body: bytes, *, base_url: str,
     # Sanitising and URI resolution are feedparser's slowest steps; text is
     # sanitised later, only where it is rendered.
     body, headers = _without_bom(body, headers or {})
-    parsed = feedparser.parse(
-        body,
-        response_headers={"content-location": base_url, **headers},
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    options = {"response_headers": {"content-location": base_url, **headers},
+               "sanitize_html": False, "resolve_relative_uris": False}
+    try:
+        parsed = feedparser.parse(body, **options)
+    except (UnicodeError, ValueError, OverflowError):
+        # feedparser's lenient parser dies on a reference to a surrogate (&#xD800;) or
+        # beyond Unicode; one such entity must not cost the feed all its entries.
+        try:
+            parsed = feedparser.parse(_CHAR_REF.sub(_valid_char_ref, body), **options)
+        except (UnicodeError, ValueError, OverflowError) as exc:
+            raise FeedParseError(f"parse: feed parser failed: {exc}") from exc
     if not parsed.entries and not parsed.get("version"):
         raise FeedParseError(f"parse: not a usable feed ({_why_not_a_feed(body, parsed)})")
     return parsed
+
+
+def _valid_char_ref(found: re.Match[bytes]) -> bytes:
+    ref = found.group(1)
+    code = int(ref[1:], 16) if ref[:1] in (b"x", b"X") else int(ref)
+    return b"&#xFFFD;" if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF else found.group(0)
 
 
 def feed_items(parsed: feedparser.FeedParserDict, *, base_url: str,
