@@ -66,3 +66,10 @@ def test_feed_normaliser_returns_items_or_feed_parse_error_only(data):
         return
     for item in items:
         assert isinstance(item.url, str) and isinstance(item.title, str)
+
+
+def test_a_reference_to_a_surrogate_costs_one_character_not_the_feed():
+    # Found by the fuzzer above: feedparser's lenient parser raised UnicodeEncodeError.
+    body = FEED.replace(b"Maduro &amp;", b"Maduro &#xD800;&#55296;")
+    items = parse_feed(body, base_url="http://feeds.example/rss", now=NOW)
+    assert [item.title for item in items][:1] == ["Maduro \ufffd\ufffd Tren de Aragua"]
