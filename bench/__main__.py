@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = SMOKE if args.smoke else FULL
     if args.reps:
         sizes = replace(sizes, reps=args.reps)
+    if args.p6_pages:
+        sizes = replace(sizes, p6_small=replace(sizes.p6_small, pages=args.p6_pages),
+                        p6_large=replace(sizes.p6_large, pages=args.p6_pages))
     wanted = [name.strip().upper() for name in args.only.split(",")] if args.only else list(FIGURES)
     unknown = set(wanted) - set(FIGURES)
     if unknown:
@@ -107,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", help="comma-separated figures, e.g. P1,P4")
     parser.add_argument("--reps", type=int, help="repetitions per figure (median kept)")
     parser.add_argument("--workers", type=int, help="extraction processes (default: cores)")
+    parser.add_argument("--p6-pages", choices=("light", "corpus"),
+                        help="pages of the P6 cycles (full default: light, about 10 KB)")
     parser.add_argument("--profile", action="store_true",
                         help="profile one P1-sized cycle with py-spy (all processes)")
     parser.add_argument("--out", help="JSON path (default bench/results/latest.json)")

@@ -34,6 +34,7 @@ def cycle(task: dict[str, Any]) -> dict[str, Any]:
         settings = load_settings(
             env={"NEWSMON_HOME": home}, database_url=task["db_url"],
             allow_private_networks=True, extract_workers=task["workers"],
+            **task.get("settings", {}),
         )
         profiler = _profiler(task.get("profile"))
         started = time.perf_counter()

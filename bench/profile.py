@@ -20,6 +20,8 @@ from bench.figures import Context
 from bench.internet import Internet
 
 # First pattern found anywhere in a stack names its stage (order matters: most specific first).
+# py-spy counts a thread blocked in a socket read as busy, so "db" rows include waiting for
+# PostgreSQL; compare with the CPU seconds per process that P1 reports.
 STAGES = (
     ("bare_extraction", "trafilatura"),
     ("load_html", "trafilatura (parse)"),
@@ -27,13 +29,14 @@ STAGES = (
     ("repair_mojibake", "extract: mojibake repair"),
     ("page_canonical_url", "extract: canonical link"),
     ("decode_html", "extract: decode"),
-    ("extract_article", "extract: other"),
-    ("_worker_main", "worker: pipe I/O"),
     ("match_article", "match"),
     ("minhash_signature", "dedup: minhash"),
+    ("article_signature", "dedup: minhash"),
     ("text_fingerprint", "dedup: fingerprint"),
-    ("store_article", "db: store article"),
-    ("_store_with_item", "db: store article"),
+    ("extract_article", "extract: other"),
+    ("_worker_main", "worker: pipe I/O, idle"),
+    ("store_article", "db: store article (incl. waits)"),
+    ("_store_with_item", "db: store article (incl. waits)"),
     ("record_poll", "db: poll bookkeeping"),
     ("record_item", "db: item bookkeeping"),
     ("_Cycle.db", "db: other"),
