@@ -213,6 +213,7 @@ def demo(settings: Settings) -> None:
 
 def _mount_stage_commands() -> None:
     from pipeline.alerts.cli import alerts, serve, subscribers
+    from pipeline.fulltext_cli import eval_extract_command, prune_raw_command, reextract_command
     from pipeline.research_cli import (
         export_command,
         grant_reader_command,
@@ -223,7 +224,7 @@ def _mount_stage_commands() -> None:
     from pipeline.sources_cli import sources_group
 
     for command in (subscribers, alerts, serve, sql_command, search_command, export_command,
-                    sources_group):
+                    sources_group, reextract_command, eval_extract_command, prune_raw_command):
         main.add_command(command)
     db.add_command(schema_doc_command)
     db.add_command(grant_reader_command)

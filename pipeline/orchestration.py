@@ -169,6 +169,10 @@ def apply_retention(settings: Settings, *, keep_days: int) -> dict[str, int]:
             """DELETE FROM run_shards USING runs
                WHERE runs.id = run_shards.run_id AND runs.started_at < now() - %s""",
             (cutoff,)).rowcount
+        # Raw pages have their own, usually shorter, retention (NEWSMON_RAW_RETENTION_DAYS).
+        from pipeline.fulltext import prune_raw  # extraction stack: only when maintenance runs
+
+        deleted["article_raw"] = prune_raw(conn, keep_days=settings.raw_retention_days)
     log.info("retention (%d days): deleted %s", keep_days, deleted)
     return deleted
 

@@ -399,7 +399,7 @@ $$;
 GRANT USAGE ON SCHEMA public TO newsmon_reader;
 -- An allow-list, never ALL TABLES: tables added later (alerts, tokens) must opt in.
 GRANT SELECT ON sources, runs, run_shards, fetch_log, articles, feed_items, matches,
-    article_entities, stories, article_urls, schema_migrations, view_refreshes,
+    article_entities, stories, article_urls, article_versions, schema_migrations, view_refreshes,
     relevant_articles, feed_health, coverage_by_outlet_daily, coverage_by_language_daily,
     coverage_by_entity_daily, story_outlets, story_overview
     TO newsmon_reader;

@@ -65,10 +65,19 @@ def test_retention_deletes_old_logs_only(task_settings, db_url) -> None:
                                                    will_retry, error, failed_at)
                         VALUES ('d', 't', 'old', 1, false, 'e', %s), ('d', 't', 'new', 1, false,
                                 'e', now())""", (NOW - timedelta(days=40),))
+        for age_days in (100, 1):  # raw pages: NEWSMON_RAW_RETENTION_DAYS, 90 by default
+            article = conn.execute(
+                """INSERT INTO articles (url, canonical_url, content_hash)
+                   VALUES (%s, %s, 'h') RETURNING id""",
+                (f"http://x.example/{age_days}",) * 2).fetchone()[0]
+            conn.execute(
+                """INSERT INTO article_raw (article_id, fetched_at, url, status, body, size)
+                   VALUES (%s, now() - %s, 'http://x.example/', 200, 'x', 1)""",
+                (article, timedelta(days=age_days)))
 
     deleted = orchestration.apply_retention(task_settings, keep_days=30)
 
-    assert deleted == {"fetch_log": 1, "task_failures": 1, "run_shards": 1}
+    assert deleted == {"fetch_log": 1, "task_failures": 1, "run_shards": 1, "article_raw": 1}
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM fetch_log").fetchone()[0] == 1
         assert conn.execute("SELECT run_id FROM run_shards").fetchall() == [(new_run,)]
