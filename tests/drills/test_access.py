@@ -77,15 +77,15 @@ def test_hostile_titles_and_names_add_no_header_and_no_recipient(settings, store
     assert SQL in title  # stored as the text it is
 
 
-@pytest.mark.parametrize("attempt", INJECTIONS)
-def test_export_filters_compare_injections_as_values(stored, attempt) -> None:
+def test_export_filters_compare_injections_as_values(stored) -> None:
     with psycopg.connect(stored) as conn:
-        out = io.BytesIO()
-        none = export_articles(conn, out, fmt="jsonl", relevant=True, watchlist=attempt)
+        for attempt in INJECTIONS:  # one stored cycle for all: each is a value, not SQL
+            out = io.BytesIO()
+            written = export_articles(conn, out, fmt="jsonl", relevant=True, watchlist=attempt)
+            assert (attempt, written, out.getvalue()) == (attempt, 0, b"")
         real = io.BytesIO()
         one = export_articles(conn, real, fmt="jsonl", relevant=True, watchlist="venezuela")
         counts = conn.execute("SELECT (SELECT count(*) FROM articles),"
                               " (SELECT count(*) FROM matches)").fetchone()
-    assert (none, out.getvalue()) == (0, b"")
     assert one == 1 and SQL in json.loads(real.getvalue())["title"]
     assert counts == (1, 1)
