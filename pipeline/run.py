@@ -90,6 +90,7 @@ def _run_locked(settings: Settings, *, sources: list[Source], db_url: str,
         if not lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (_CYCLE_LOCK,)).fetchone()[0]:
             log.warning("run: another cycle holds the lock; skipping this one")
             return RunSummary(skipped_locked=True)
+        queries.close_interrupted_runs(lock_conn)
         chosen = polling.registered_sources(lock_conn, sources)
         if due_only:
             chosen = polling.due_sources(lock_conn, chosen)

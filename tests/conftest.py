@@ -100,8 +100,8 @@ def settings(tmp_path: Path) -> Settings:
         env={"NEWSMON_HOME": str(tmp_path / "home")},
         allow_private_networks=True,
         connect_timeout_s=2.0,
-        read_timeout_s=2.0,
-        request_deadline_s=5.0,
+        read_timeout_s=5.0,
+        request_deadline_s=10.0,
         retries=1,
         extract_workers=1,
     )

@@ -83,6 +83,18 @@ def start_run(conn: psycopg.Connection, external_id: str | None = None) -> int:
     ).fetchone()[0]
 
 
+def close_interrupted_runs(conn: psycopg.Connection) -> int:
+    """Mark failed the in-process cycles left 'running' by a crash or a lost database.
+
+    Only called under the cycle lock, so no such cycle can still be alive; scheduler
+    runs (with an external id) are closed by their own finishing task.
+    """
+    return conn.execute(
+        """UPDATE runs SET status = 'failed', finished_at = now()
+           WHERE status = 'running' AND external_id IS NULL"""
+    ).rowcount
+
+
 def save_shard(conn: psycopg.Connection, run_id: int, shard: str, summary: dict) -> None:
     conn.execute(
         """INSERT INTO run_shards (run_id, shard, summary) VALUES (%s, %s, %s)

@@ -123,7 +123,11 @@ def metadata_db(pg_admin_url: str) -> Iterator[dict[str, str]]:
     params = psycopg.conninfo.conninfo_to_dict(pg_admin_url)
     auth = params.get("user", "postgres") + (f":{params['password']}"
                                              if params.get("password") else "")
-    where = f"{auth}@{params.get('host', '127.0.0.1')}:{params.get('port', 5432)}/{name}"
+    host, port = params.get("host", "127.0.0.1"), params.get("port", 5432)
+    if host.startswith("/"):  # a Unix socket directory (the embedded server)
+        where = f"{auth}@/{name}?host={host}&port={port}"
+    else:
+        where = f"{auth}@{host}:{port}/{name}"
     try:
         yield {"sync": f"postgresql+psycopg://{where}", "async": f"postgresql+psycopg_async://{where}",
                "libpq": psycopg.conninfo.make_conninfo(pg_admin_url, dbname=name)}

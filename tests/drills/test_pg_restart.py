@@ -75,4 +75,4 @@ def test_restart_mid_cycle_fails_cleanly_and_the_next_cycle_stores_everything_on
     assert len(stored["alerts"]) == DEMO_RELEVANT
     with psycopg.connect(db_url) as conn:
         runs = conn.execute("SELECT status FROM runs ORDER BY id").fetchall()
-    assert runs == [("running",), ("completed",)]  # the interrupted row could not be closed
+    assert runs == [("failed",), ("completed",)]  # the next cycle closed the interrupted row
