@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sizes = SMOKE if args.smoke else FULL
     if args.reps:
-        sizes = replace(sizes, reps=args.reps)
+        sizes = replace(sizes, reps=args.reps, p1_reps=args.reps)
     if args.p6_pages:
         sizes = replace(sizes, p6_small=replace(sizes.p6_small, pages=args.p6_pages),
                         p6_large=replace(sizes.p6_large, pages=args.p6_pages))

@@ -26,6 +26,7 @@ from pipeline.config import load_settings
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Sizes:
     reps: int
+    p1_reps: int  # each P1 repetition is two runs over 5,000+ pages: minutes
     p1: Plan
     p2: Plan
     p3_small: int
@@ -42,6 +43,7 @@ class Sizes:
 # page's text, so about 5,100 new articles), plus 4 slow and 4 failing hosts.
 FULL = Sizes(
     reps=3,
+    p1_reps=2,  # with P6's 20k-article cycle, keeps `python -m bench` near 20 min on 2 cores
     p1=Plan(hosts=258, items_per_feed=21, slow_hosts=4, failing_hosts=4, block=61),
     p2=Plan(hosts=250, feeds_per_host=4, items_per_feed=1, pages="light", slow_hosts=0,
             failing_hosts=0, block=62),
@@ -59,6 +61,7 @@ FULL = Sizes(
 )
 SMOKE = Sizes(
     reps=1,
+    p1_reps=1,
     p1=Plan(hosts=8, items_per_feed=4, slow_hosts=1, failing_hosts=2, slow_latency_s=0.3,
             block=61),
     p2=Plan(hosts=5, feeds_per_host=4, items_per_feed=1, pages="light", slow_hosts=0,
@@ -111,7 +114,7 @@ def p1_full_cycle(ctx: Context) -> dict[str, Any]:
     plan = ctx.plan(ctx.sizes.p1)
     base_runs, cycle_runs = [], []
     with Internet(plan) as net:
-        for rep in range(ctx.sizes.reps):
+        for rep in range(ctx.sizes.p1_reps):
             ctx.log(f"P1 rep {rep + 1}: bare extraction of {len(plan.good_pages())} pages")
             base_runs.append(run_child({"mode": "bare-extract", "plan": asdict(plan),
                                         "workers": ctx.workers}))

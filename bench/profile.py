@@ -20,8 +20,8 @@ from bench.figures import Context
 from bench.internet import Internet
 
 # First pattern found anywhere in a stack names its stage (order matters: most specific first).
-# py-spy counts a thread blocked in a socket read as busy, so "db" rows include waiting for
-# PostgreSQL; compare with the CPU seconds per process that P1 reports.
+# Samples are taken with --gil, so they are CPU spent in Python code; C code that releases
+# the GIL (parts of lxml, numpy) is undercounted. P1 reports CPU seconds per process.
 STAGES = (
     ("bare_extraction", "trafilatura"),
     ("load_html", "trafilatura (parse)"),
@@ -35,8 +35,8 @@ STAGES = (
     ("text_fingerprint", "dedup: fingerprint"),
     ("extract_article", "extract: other"),
     ("_worker_main", "worker: pipe I/O, idle"),
-    ("store_article", "db: store article (incl. waits)"),
-    ("_store_with_item", "db: store article (incl. waits)"),
+    ("store_article", "db: store article"),
+    ("_store_with_item", "db: store article"),
     ("record_poll", "db: poll bookkeeping"),
     ("record_item", "db: item bookkeeping"),
     ("_Cycle.db", "db: other"),
@@ -67,7 +67,9 @@ def profile_cycle(ctx: Context, results: Path) -> dict[str, Any]:
                 "sources": [[s.name, s.url] for s in net.sources()]}
         ctx.log(f"profile: cycle over {plan.feeds} feeds under py-spy")
         done = subprocess.run(
-            [py_spy, "record", "--rate", "50", "--format", "raw", "--subprocesses",
+            # --gil: only samples holding the GIL, i.e. Python code on a CPU (not a thread
+            # waiting for PostgreSQL or the network).
+            [py_spy, "record", "--rate", "50", "--format", "raw", "--subprocesses", "--gil",
              "--nonblocking", "--output", str(raw), "--", sys.executable, "-m", "bench.child"],
             input=json.dumps(task), text=True, capture_output=True,
             cwd=Path(__file__).resolve().parents[1], check=False,
