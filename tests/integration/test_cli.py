@@ -19,7 +19,7 @@ NEWSMON = [sys.executable, "-m", "pipeline.cli"]
 
 def newsmon(*args: str, env: dict[str, str], stdin: str | None = None,
             timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([*NEWSMON, *args], env=env, input=stdin, capture_output=True,
+    return subprocess.run([*NEWSMON, *args], env=env, input=stdin, capture_output=True, check=False,
                           text=True, timeout=timeout)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pipeline.demo import SITE_DIR, FEEDS, write_sources_file
+from pipeline.demo import FEEDS, SITE_DIR, write_sources_file
 from pipeline.demo.server import serve_directory
 from pipeline.run import run_cycle
 from pipeline.sources import load_sources_file
