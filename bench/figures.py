@@ -39,8 +39,8 @@ class Sizes:
     settings: dict[str, Any] = field(default_factory=dict)  # cycle settings overrides
 
 
-# P1: 250 answering hosts x 21 articles = 5,250 pages (a few are verbatim copies of another
-# page's text, so about 5,100 new articles), plus 4 slow and 4 failing hosts.
+# P1: 254 answering hosts (4 of them slow) x 21 articles = 5,334 pages (a few are verbatim
+# copies of another page's text, so about 5,170 new articles), plus 4 failing hosts.
 FULL = Sizes(
     reps=3,
     p1_reps=2,  # with P6's 20k-article cycle, keeps `python -m bench` near 20 min on 2 cores
