@@ -1,7 +1,7 @@
 """Full text you can trust: the dates behind `published_at`, how complete the text is, and
 the raw response kept for re-extraction.
 
-`save_fulltext` runs in the cycle's transaction right after a new article is stored.
+`judge_fulltext` decides, just before a new article is stored, what its row says of these.
 `reextract` re-runs extraction and matching over the raw archive when the extractor or a
 watchlist improves; it updates articles in place and never creates revisions, because the
 page did not change, only how we read it. `prune_raw` enforces the retention setting.
@@ -36,7 +36,7 @@ COMPRESS_LEVEL = 6
 
 @record
 class Fulltext:
-    """What save_fulltext decided for one article."""
+    """What judge_fulltext decided for one new article."""
 
     published_at: datetime
     date_source: str
@@ -44,51 +44,56 @@ class Fulltext:
     status: str
     match: Match  # the verdict kept (on the summary when matched_on is "summary")
     matched_on: str
+    first_seen: datetime
+    feed_published_at: datetime | None = None
+    page_published_at: datetime | None = None
+    feed_summary: str | None = None
+
+    def columns(self, article: Article) -> dict[str, object]:
+        """The articles columns a new row takes from this and from the page's metadata."""
+        return {
+            "discovered_at": self.first_seen,  # the instant a first-seen date comes from
+            "feed_published_at": self.feed_published_at,
+            "page_published_at": self.page_published_at,
+            "published_at": self.published_at, "date_source": self.date_source,
+            "date_flags": list(self.date_flags), "fulltext_status": self.status,
+            "matched_on": self.matched_on, "feed_summary": self.feed_summary,
+            "description": article.description, "image_url": article.image_url,
+            "categories": list(article.categories), "tags": list(article.tags),
+        }
 
 
-def save_fulltext(
-    conn: psycopg.Connection,
+def judge_fulltext(
     *,
-    article_id: int,
     article: Article,
     item: FeedItem,
-    response: Response,
     page_date: datetime | None,
     match: Match,
     watchlist: Watchlist,
+    baseline_chars: int | None,
     first_seen: datetime | None = None,
 ) -> Fulltext:
-    """Dates, completeness, metadata and raw body of a newly stored article.
+    """Dates, completeness and the verdict to keep for a page about to be stored as new.
 
     `page_date` is the date the page itself states (the article's `published_at` may
-    already have been filled from the feed). A teaser or paywalled text shorter than the
-    feed's summary is matched on the summary instead, and the verdict saved again.
+    already have been filled from the feed); `baseline_chars` is the source's usual text
+    length (`source_baseline`). A teaser or paywalled text shorter than the feed's summary
+    is matched on the summary instead. No I/O: the store writes the row once, with these.
     """
     first_seen = first_seen or datetime.now(UTC)
     feed_date = _feed_date(item)
     choice = choose_published_at(feed_date=feed_date, page_date=page_date,
                                  first_seen=first_seen)
-    flags = tuple(dict.fromkeys((*item.date_flags, *choice.flags)))
     summary = summary_text(item.summary)
     status = classify_fulltext(text=article.text, feed_summary=summary,
-                               baseline_chars=source_baseline(conn, article_id=article_id))
+                               baseline_chars=baseline_chars)
     match, matched_on = _verdict(match, watchlist=watchlist, article=article,
                                  summary=summary, status=status)
-    if matched_on == "summary":
-        save_match(conn, article_id=article_id, match=match)
-    conn.execute(
-        """UPDATE articles SET feed_published_at = %s, page_published_at = %s,
-               published_at = %s, date_source = %s, date_flags = %s, fulltext_status = %s,
-               matched_on = %s, feed_summary = %s, description = %s, image_url = %s,
-               categories = %s, tags = %s
-           WHERE id = %s""",
-        (feed_date, page_date, choice.published_at, choice.date_source, list(flags), status,
-         matched_on, summary or None, article.description, article.image_url,
-         list(article.categories), list(article.tags), article_id),
-    )
-    save_raw(conn, article_id=article_id, response=response)
     return Fulltext(published_at=choice.published_at, date_source=choice.date_source,
-                    date_flags=flags, status=status, match=match, matched_on=matched_on)
+                    date_flags=tuple(dict.fromkeys((*item.date_flags, *choice.flags))),
+                    status=status, match=match, matched_on=matched_on,
+                    feed_published_at=feed_date, page_published_at=page_date,
+                    feed_summary=summary or None, first_seen=first_seen)
 
 
 def _feed_date(item: FeedItem) -> datetime | None:
@@ -105,15 +110,19 @@ def _verdict(match: Match, *, watchlist: Watchlist, article: Article, summary: s
     return match, "text"
 
 
-def source_baseline(conn: psycopg.Connection, *, article_id: int) -> int | None:
-    """Median text length of the recent full articles of this article's source."""
+def source_baseline(conn: psycopg.Connection, *, source_id: int | None,
+                    exclude_id: int | None = None) -> int | None:
+    """Median text length of the source's latest full articles (None: too few yet).
+
+    It reads up to BASELINE_RECENT texts: a cycle asks once per source, not per article.
+    """
     row = conn.execute(
         """SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY n) FROM (
                SELECT length(o.text) AS n FROM articles o
-               WHERE o.source_id = (SELECT source_id FROM articles WHERE id = %(id)s)
-                 AND o.fulltext_status = 'full' AND o.id <> %(id)s
+               WHERE o.source_id = %(source)s AND o.fulltext_status = 'full'
+                 AND o.id IS DISTINCT FROM %(exclude)s
                ORDER BY o.id DESC LIMIT %(recent)s) recent""",
-        {"id": article_id, "recent": BASELINE_RECENT},
+        {"source": source_id, "exclude": exclude_id, "recent": BASELINE_RECENT},
     ).fetchone()
     if row is None or row[0] < BASELINE_MIN_ARTICLES:
         return None
@@ -153,7 +162,7 @@ def prune_raw(conn: psycopg.Connection, *, keep_days: float) -> int:
 
 _ARCHIVED = """
     SELECT r.article_id, r.url, r.content_type, r.body, a.title, a.lang, a.feed_summary,
-           a.feed_published_at, a.discovered_at, a.date_flags
+           a.feed_published_at, a.discovered_at, a.date_flags, a.source_id
     FROM article_raw r JOIN articles a ON a.id = r.article_id
     WHERE %(since)s::timestamptz IS NULL OR r.fetched_at >= %(since)s::timestamptz
     ORDER BY r.article_id
@@ -187,7 +196,7 @@ def reextract(conn_url: str, settings: Settings, *, since: datetime | date | Non
 
 def _reextract_one(conn: psycopg.Connection, row: tuple, *, watchlist: Watchlist) -> str:
     article_id, url, content_type, body, old_title, old_lang, summary, feed_date, seen, \
-        old_flags = row
+        old_flags, source_id = row
     try:
         article = extract_article(raw_body(body), url=url, content_type=content_type)
     except (ExtractError, zlib.error) as exc:
@@ -200,8 +209,8 @@ def _reextract_one(conn: psycopg.Connection, row: tuple, *, watchlist: Watchlist
     # Flags from polling (an unusable feed date) survive; date flags are recomputed.
     polled = [f for f in old_flags if f.startswith("feed-date-") and feed_date is None]
     flags = list(dict.fromkeys((*polled, *choice.flags)))
-    status = classify_fulltext(text=article.text, feed_summary=summary,
-                               baseline_chars=source_baseline(conn, article_id=article_id))
+    baseline = source_baseline(conn, source_id=source_id, exclude_id=article_id)
+    status = classify_fulltext(text=article.text, feed_summary=summary, baseline_chars=baseline)
     full = Article(url=url, canonical_url=url, title=title, text=article.text, lang=lang)
     match = match_article(watchlist, title=title, text=article.text, lang=lang)
     match, matched_on = _verdict(match, watchlist=watchlist, article=full,

@@ -42,6 +42,9 @@ class FeedItem:
     # Why published_at is the discovery time instead of the feed's date
     # ("feed-date-future", "feed-date-unparseable", "feed-date-too-old").
     date_flags: tuple[str, ...] = ()
+    # When the source says the entry last changed (Atom <updated>, JSON Feed date_modified,
+    # sitemap <lastmod>): the hint that a stored page may have been revised.
+    updated_at: datetime | None = None
 
 
 @record
@@ -129,6 +132,7 @@ class Outcome(enum.StrEnum):
     NEW_RELEVANT = "new-relevant"
     NEW_IRRELEVANT = "new-irrelevant"
     DUPLICATE = "duplicate"
+    REVISED = "revised"  # a stored page fetched again, its text changed: a new version
     ALREADY_SEEN = "already-seen"
     FAILED_FETCH = "failed-fetch"
     FAILED_EXTRACT = "failed-extract"

@@ -12,7 +12,7 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 
 import numpy as np
@@ -21,14 +21,21 @@ import psycopg
 from pipeline import polling
 from pipeline.alerts import queue_alerts
 from pipeline.config import Settings
-from pipeline.db import DatabaseUnavailable, connect, queries
+from pipeline.db import DatabaseUnavailable, connect, connect_for_ingest, queries
 from pipeline.dedup import canonical_url
 from pipeline.extract import ExtractError, ExtractPool, extract_article
-from pipeline.fulltext import save_fulltext, save_raw
+from pipeline.fulltext import Fulltext, judge_fulltext, save_raw, source_baseline
 from pipeline.http import FetchError, HttpClient, host_of
-from pipeline.match import Watchlist, detect_language, load_watchlist, match_article
+from pipeline.match import detect_language, load_watchlist, match_article
 from pipeline.models import Article, FeedItem, Match, Outcome, Response, Source
-from pipeline.stories import StoreOutcome, article_signature, store_article
+from pipeline.stories import (
+    KnownArticle,
+    StoreOutcome,
+    article_signature,
+    known_articles,
+    should_refetch,
+    store_article,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +137,7 @@ def plan_shards(db_url: str, *, sources: list[Source], max_shards: int) -> list[
 def run_shard(settings: Settings, *, db_url: str, run_id: int, source_ids: list[int],
               shard: str = "all", observer: Observer | None = None) -> RunSummary:
     """Poll and ingest some sources of a cycle; a retry overwrites the shard's counts."""
-    with connect(db_url, autocommit=True) as conn:
+    with connect_for_ingest(db_url) as conn:
         sources = queries.sources_by_ids(conn, source_ids)
         summary = asyncio.run(_Cycle(settings, conn, run_id, observer).run(sources))
         queries.save_shard(conn, run_id, shard, summary.as_dict())
@@ -151,6 +158,7 @@ class _Cycle:
         self.watchlist = load_watchlist(settings.watchlist)
         self.summary = RunSummary(run_id=run_id)
         self._db_lock = asyncio.Lock()
+        self._baselines: dict[int | None, int | None] = {}
 
     async def db(self, fn: Callable, /, *args: object, **kwargs: object):
         """Run one query function on the shared connection, off the event loop."""
@@ -205,20 +213,26 @@ class _Cycle:
                       items_new=len(fresh))
 
     async def fresh_items(self, source: Source, items: list[FeedItem]) -> list[tuple[str, FeedItem]]:
-        """The entries worth fetching: not settled before, not already stored by URL."""
+        """The entries worth fetching: not settled before and not stored under any URL,
+        or stored but updated since we fetched them (``should_refetch``: maybe a revision)."""
         by_key: dict[str, FeedItem] = {}
         for item in items:
             item = replace(item, url=canonical_url(item.url))
             by_key.setdefault(item.guid or item.url, item)  # duplicate guids inside one feed
         self.summary.items_seen += len(by_key)
         settled = await self.db(queries.settled_item_keys, source.id, list(by_key))
-        self.summary.outcomes[Outcome.ALREADY_SEEN] += len(settled)
-        pending = {k: v for k, v in by_key.items() if k not in settled}
-        known = await self.db(queries.article_ids_by_url, [i.url for i in pending.values()])
+        known = await self.db(known_articles, [i.url for i in by_key.values()])
+        now = datetime.now(UTC)
         fresh = []
-        for key, item in pending.items():
-            if item.url in known:  # announced by another feed, or under another guid
-                await self.record(source, key, item, Outcome.DUPLICATE, article_id=known[item.url])
+        for key, item in by_key.items():
+            stored = known.get(item.url)
+            if stored is not None and _updated_since_fetched(item, stored, now=now):
+                fresh.append((key, item))
+            elif key in settled:
+                self.summary.outcomes[Outcome.ALREADY_SEEN] += 1
+            elif stored is not None:  # announced by another feed, or under another guid
+                await self.record(source, key, item, Outcome.DUPLICATE,
+                                  article_id=stored.article_id)
             else:
                 fresh.append((key, item))
         return fresh
@@ -258,13 +272,22 @@ class _Cycle:
         # otherwise they come from the feed entry, known only here.
         match = page.match or match_article(self.watchlist, title=article.title,
                                             text=article.text, lang=article.lang)
+        full = judge_fulltext(article=article, item=item, page_date=page.article.published_at,
+                              match=match, watchlist=self.watchlist,
+                              baseline_chars=await self.baseline(source))
         outcome = await self.db(
-            _store_with_item, source=source, key=key, item=item, article=article, match=match,
-            signature=page.signature, alert_window_hours=self.settings.alert_window_hours,
-            response=response, page_date=page.article.published_at, watchlist=self.watchlist,
+            _store_with_item, source=source, key=key, item=item, article=article, full=full,
+            response=response, signature=page.signature,
+            alert_window_hours=self.settings.alert_window_hours,
         )
         self.summary.outcomes[outcome] += 1
         self.notify("item-done", 1)
+
+    async def baseline(self, source: Source) -> int | None:
+        """The source's usual text length (teaser detection), read once per cycle."""
+        if source.id not in self._baselines:
+            self._baselines[source.id] = await self.db(source_baseline, source_id=source.id)
+        return self._baselines[source.id]
 
     def complete(self, article: Article, item: FeedItem, source: Source) -> Article:
         """Fill what the page lacked from the feed entry; canonicalise the URL."""
@@ -286,6 +309,12 @@ class _Cycle:
         await self.db(queries.record_item, source_id=source.id, item_key=key, url=item.url,
                       title=item.title, outcome=outcome, article_id=article_id, error=error)
         self.notify("item-done", 1)
+
+
+def _updated_since_fetched(item: FeedItem, stored: KnownArticle, *, now: datetime) -> bool:
+    return should_refetch(entry_updated_at=item.updated_at, checked_at=stored.checked_at,
+                          discovered_at=stored.discovered_at,
+                          published_at=stored.published_at, now=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,30 +340,27 @@ def extract_page(body: bytes, *, url: str, content_type: str | None = None,
 
 
 def _store_with_item(conn: psycopg.Connection, *, source: Source, key: str, item: FeedItem,
-                     article: Article, match: Match,
+                     article: Article, full: Fulltext, response: Response,
                      signature: np.ndarray | None = None,
-                     alert_window_hours: float = 24.0, response: Response | None = None,
-                     page_date: datetime | None = None,
-                     watchlist: Watchlist | None = None) -> Outcome:
+                     alert_window_hours: float = 24.0) -> Outcome:
     """Article, verdict and the entry's outcome in one transaction."""
+    match = full.match
     with conn.transaction():
         stored = store_article(conn, article=article, source_id=source.id, match=match,
-                               feed_url=item.url, signature=signature)
+                               feed_url=item.url, signature=signature,
+                               columns=full.columns(article))
         if stored.outcome == StoreOutcome.NEW:
-            if response is not None and watchlist is not None:  # dates, teaser flag, raw body
-                full = save_fulltext(conn, article_id=stored.article_id, article=article,
-                                     item=item, response=response, page_date=page_date,
-                                     match=match, watchlist=watchlist)
-                match, article = full.match, replace(article, published_at=full.published_at)
+            save_raw(conn, article_id=stored.article_id, response=response)
             outcome = Outcome.NEW_RELEVANT if match.relevant else Outcome.NEW_IRRELEVANT
             if match.relevant:  # unique per (subscriber, story): a copy in a known story adds none
                 queue_alerts(conn, article_id=stored.article_id, story_id=stored.story_id,
-                             match=match, published_at=article.published_at,
+                             match=match, published_at=full.published_at,
                              window_hours=alert_window_hours)
-        else:  # a known page (unchanged or revised) or a verbatim copy of a stored article
+        elif stored.outcome == StoreOutcome.REVISION:
+            outcome = Outcome.REVISED
+            save_raw(conn, article_id=stored.article_id, response=response)  # reextract reads it
+        else:  # a known page, unchanged, or a verbatim copy of a stored article
             outcome = Outcome.DUPLICATE
-            if stored.outcome == StoreOutcome.REVISION and response is not None:
-                save_raw(conn, article_id=stored.article_id, response=response)  # reextract
         queries.record_item(conn, source_id=source.id, item_key=key, url=item.url,
                             title=item.title, outcome=outcome, article_id=stored.article_id)
     return outcome

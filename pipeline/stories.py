@@ -21,9 +21,10 @@ two such calls.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher, unified_diff
 from typing import NamedTuple
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from tld import get_fld
 
@@ -51,9 +53,11 @@ from pipeline.models import Article, Match, record
 # too noisy to merge on, so short texts rely on the exact fingerprint only.
 MIN_WORDS_FOR_NEAR_DUPLICATES = 100
 # Candidates verified per lookup, most shared bands first, then newest. Unrelated articles
-# share a band at a rate of ~144 per million stored; the cap keeps a lookup's cost flat as
-# the archive grows, and a real copy (several shared bands, or recent) ranks near the top.
-CANDIDATE_LIMIT = 8
+# share a band at a rate of ~144 per million stored, almost always one band each; the cap
+# keeps a lookup's cost nearly flat as the archive grows. A real copy shares two or more
+# bands (69% of copies even at the threshold), or one band and is recent: at 1M articles
+# over a year, fewer than one unrelated candidate is newer than a two-day-old original.
+CANDIDATE_LIMIT = 4
 MAX_DIFF_CHARS = 20_000  # article_versions.diff is cut here
 
 # Re-fetch policy for known pages (see should_refetch).
@@ -257,12 +261,14 @@ def store_article(
     match: Match,
     signature: Sequence[int] | np.ndarray | None = None,
     feed_url: str | None = None,
+    columns: Mapping[str, object] | None = None,
 ) -> Stored:
     """Store one fetched page: new article, revision, unchanged, or duplicate (module doc).
 
     ``signature`` is the text's MinHash if the caller computed it already (see
     ``article_signature``); it is computed here when None and ignored for short texts.
     ``feed_url`` is the link the feed announced, kept as one more URL of the article.
+    ``columns`` are more ``articles`` columns for a new article's row (fulltext.Fulltext).
     Idempotent: storing the same page again returns the same ids and changes nothing but
     ``articles.checked_at``. Runs in a transaction (a savepoint inside the caller's).
     """
@@ -274,22 +280,31 @@ def store_article(
     urls = list(dict.fromkeys(u for u in (canonical, article.url, feed_url) if u))
     page = _Page(article=article, canonical=canonical, urls=urls, fingerprint=fingerprint,
                  has_text=words > 0, signature=signature, bands=bands)
-    with conn.transaction():
-        keys = [_lock_key("url", canonical), *bands]
-        if page.has_text:
-            keys.append(_lock_key("text", fingerprint))
-        _lock(conn, keys)
-        known = _known_article_id(conn, page)
-        if known is not None:
-            return _update_known(conn, known, page, match)
-        if page.has_text:
-            copy = conn.execute(
-                "SELECT id, story_id FROM articles WHERE content_hash = %s ORDER BY id LIMIT 1",
-                (fingerprint,),
-            ).fetchone()
-            if copy:
-                return _fold_copy(conn, copy[0], copy[1], page)
-        return _insert_new(conn, page, source_id, match)
+    keys = [_lock_key("url", canonical), *bands]
+    if page.has_text:
+        keys.append(_lock_key("text", fingerprint))
+    try:
+        with conn.transaction():
+            return _store_page(conn, page, keys, source_id, match, columns or {})
+    except _StoredMeanwhile:  # rolled back; now a known page
+        with conn.transaction():
+            return _store_page(conn, page, keys, source_id, match, columns or {})
+
+
+def _store_page(conn: psycopg.Connection, page: _Page, keys: list[int], source_id: int | None,
+                match: Match, columns: Mapping[str, object]) -> Stored:
+    _lock(conn, keys)
+    known = _known_article_id(conn, page)
+    if known is not None:
+        return _update_known(conn, known, page, match)
+    if page.has_text:
+        copy = conn.execute(
+            "SELECT id, story_id FROM articles WHERE content_hash = %s ORDER BY id LIMIT 1",
+            (page.fingerprint,),
+        ).fetchone()
+        if copy:
+            return _fold_copy(conn, copy[0], copy[1], page)
+    return _insert_new(conn, page, source_id, match, columns)
 
 
 def _lock(conn: psycopg.Connection, keys: Iterable[int]) -> None:
@@ -384,34 +399,21 @@ def _fold_copy(conn: psycopg.Connection, article_id: int, story_id: int | None,
     return Stored(article_id=article_id, story_id=story_id, outcome=StoreOutcome.DUPLICATE)
 
 
+class _StoredMeanwhile(Exception):
+    """The page's canonical URL was inserted by a writer that does not take our locks."""
+
+
 def _insert_new(conn: psycopg.Connection, page: _Page, source_id: int | None,
-                match: Match) -> Stored:
+                match: Match, columns: Mapping[str, object]) -> Stored:
+    # The row is written once, story included: every later UPDATE of an article would
+    # re-index its whole text (search vector, trigram title) for a one-field change.
     a = page.article
-    row = conn.execute(
-        """INSERT INTO articles (url, canonical_url, source_id, title, text, author,
-                                 published_at, lang, site_name, content_hash, minhash)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (canonical_url) DO NOTHING RETURNING id""",
-        (a.url, page.canonical, source_id, a.title, a.text, a.author, a.published_at, a.lang,
-         a.site_name, page.fingerprint,
-         _encode(page.signature) if page.signature is not None else None),
-    ).fetchone()
-    if row is None:  # stored meanwhile by a writer that does not take our locks
-        existing = conn.execute(
-            "SELECT id FROM articles WHERE canonical_url = %s", (page.canonical,)
-        ).fetchone()
-        return _update_known(conn, existing[0], page, match)
-    article_id = row[0]
-    save_match(conn, article_id=article_id, match=match)
-    _record_urls(conn, article_id, page.urls)
     near = find_near_duplicate(conn, page.signature) if page.signature is not None else None
     outlet = _outlet(a.site_name, a.url)
     new_story = near is None or near.story_id is None
     if new_story:
         story_id = conn.execute(
-            """INSERT INTO stories (representative_id, outlets) VALUES (%s, ARRAY[%s::text])
-               RETURNING id""",
-            (article_id, outlet),
+            "INSERT INTO stories (outlets) VALUES (ARRAY[%s::text]) RETURNING id", (outlet,),
         ).fetchone()[0]
     else:
         story_id = near.story_id
@@ -422,10 +424,32 @@ def _insert_new(conn: psycopg.Connection, page: _Page, source_id: int | None,
                WHERE id = %(story)s""",
             {"outlet": outlet, "story": story_id},
         )
-    conn.execute("UPDATE articles SET story_id = %s WHERE id = %s", (story_id, article_id))
+    values = {"url": a.url, "canonical_url": page.canonical, "source_id": source_id,
+              "title": a.title, "text": a.text, "author": a.author,
+              "published_at": a.published_at, "lang": a.lang, "site_name": a.site_name,
+              "content_hash": page.fingerprint,
+              "minhash": _encode(page.signature) if page.signature is not None else None,
+              "story_id": story_id, **columns}
+    row = conn.execute(_insert_article_sql(tuple(values)), list(values.values())).fetchone()
+    if row is None:
+        raise _StoredMeanwhile
+    article_id = row[0]
+    if new_story:
+        conn.execute("UPDATE stories SET representative_id = %s WHERE id = %s",
+                     (article_id, story_id))
+    save_match(conn, article_id=article_id, match=match)
+    _record_urls(conn, article_id, page.urls)
     _insert_bands(conn, article_id, page.bands)
     return Stored(article_id=article_id, story_id=story_id, outcome=StoreOutcome.NEW,
                   new_story=new_story)
+
+
+@functools.cache
+def _insert_article_sql(names: tuple[str, ...]) -> sql.Composed:
+    return sql.SQL("""INSERT INTO articles ({}) VALUES ({})
+                      ON CONFLICT (canonical_url) DO NOTHING RETURNING id""").format(
+        sql.SQL(", ").join(map(sql.Identifier, names)),
+        sql.SQL(", ").join(sql.Placeholder() * len(names)))
 
 
 def _record_urls(conn: psycopg.Connection, article_id: int, urls: list[str]) -> None:

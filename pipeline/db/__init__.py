@@ -6,7 +6,13 @@ act on is translated here into `DatabaseUnavailable`.
 
 from __future__ import annotations
 
-from pipeline.db.connection import DatabaseUnavailable, connect, connect_async, database_url
+from pipeline.db.connection import (
+    DatabaseUnavailable,
+    connect,
+    connect_async,
+    connect_for_ingest,
+    database_url,
+)
 from pipeline.db.migrate import apply_migrations, ensure_current, pending_migrations
 
 __all__ = [
@@ -14,6 +20,7 @@ __all__ = [
     "apply_migrations",
     "connect",
     "connect_async",
+    "connect_for_ingest",
     "database_url",
     "ensure_current",
     "pending_migrations",

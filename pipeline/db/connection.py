@@ -72,6 +72,18 @@ def connect(url: str, **kwargs: object) -> psycopg.Connection:
         raise DatabaseUnavailable(f"db: cannot connect: {exc}".strip()) from exc
 
 
+def connect_for_ingest(url: str) -> psycopg.Connection:
+    """The cycle's connection: autocommit, and commits that do not wait for the disk.
+
+    Every cycle write is idempotent, so a crash losing the last fraction of a second of
+    commits (never corrupting or reordering them) only means the next cycle stores those
+    pages again; waiting for a WAL flush on each of thousands of small commits cost most
+    of the store's time. Anything that must not be redone (a sent email) commits on a
+    connection of its own, and its synchronous commit flushes these earlier ones too.
+    """
+    return connect(url, autocommit=True, options="-c synchronous_commit=off")
+
+
 async def connect_async(url: str, **kwargs: object) -> psycopg.AsyncConnection:
     try:
         return await psycopg.AsyncConnection.connect(url, connect_timeout=10, **kwargs)

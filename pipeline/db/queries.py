@@ -8,7 +8,7 @@ from dataclasses import replace
 import psycopg
 from psycopg.types.json import Jsonb
 
-from pipeline.models import Article, Match, Outcome, Source
+from pipeline.models import Match, Outcome, Source
 
 # A failed entry is tried again by later cycles until it has failed this often.
 MAX_ITEM_ATTEMPTS = 3
@@ -143,56 +143,20 @@ def settled_item_keys(conn: psycopg.Connection, source_id: int, keys: list[str])
     return {row[0] for row in rows}
 
 
-def article_ids_by_url(conn: psycopg.Connection, urls: list[str]) -> dict[str, int]:
-    rows = conn.execute(
-        "SELECT canonical_url, id FROM articles WHERE canonical_url = ANY(%s)", (urls,)
-    ).fetchall()
-    return dict(rows)
-
-
 def record_item(conn: psycopg.Connection, *, source_id: int, item_key: str, url: str,
                 title: str, outcome: Outcome, article_id: int | None = None,
                 error: str | None = None) -> None:
+    # An entry settled with an article keeps that first outcome: re-fetching it later for
+    # a revision must not turn its "new-relevant" into "revised" or "duplicate".
     conn.execute(
         """INSERT INTO feed_items (source_id, item_key, url, title, outcome, article_id, error)
            VALUES (%s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (source_id, item_key) DO UPDATE SET
                outcome = EXCLUDED.outcome, article_id = EXCLUDED.article_id,
-               error = EXCLUDED.error, attempts = feed_items.attempts + 1""",
+               error = EXCLUDED.error, attempts = feed_items.attempts + 1
+           WHERE feed_items.article_id IS NULL""",
         (source_id, item_key, url, title, str(outcome), article_id, error),
     )
-
-
-def store_article(conn: psycopg.Connection, *, article: Article, source_id: int,
-                  content_hash: str, match: Match) -> tuple[int, bool]:
-    """Insert the article and its verdict; returns (article id, whether it is new).
-
-    An article whose canonical URL or content hash is already stored is a
-    duplicate: the existing id comes back and nothing is written.
-    """
-    existing = conn.execute(
-        """SELECT id FROM articles WHERE canonical_url = %s
-           UNION ALL SELECT id FROM articles WHERE content_hash = %s LIMIT 1""",
-        (article.canonical_url, content_hash),
-    ).fetchone()
-    if existing:
-        return existing[0], False
-    row = conn.execute(
-        """INSERT INTO articles (url, canonical_url, source_id, title, text, author,
-                                 published_at, lang, site_name, content_hash)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (canonical_url) DO NOTHING RETURNING id""",
-        (article.url, article.canonical_url, source_id, article.title, article.text,
-         article.author, article.published_at, article.lang, article.site_name, content_hash),
-    ).fetchone()
-    if row is None:  # a concurrent writer stored it between our check and insert
-        again = conn.execute(
-            "SELECT id FROM articles WHERE canonical_url = %s", (article.canonical_url,)
-        ).fetchone()
-        return again[0], False
-    article_id = row[0]
-    save_match(conn, article_id=article_id, match=match)
-    return article_id, True
 
 
 def save_match(conn: psycopg.Connection, *, article_id: int, match: Match) -> None:

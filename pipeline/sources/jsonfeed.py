@@ -51,8 +51,14 @@ def json_feed_items(data: dict, *, base_url: str, language: str | None,
             language=language_code(entry.get("language")) or feed_language,
             author=_author(entry) or _author(data),
             date_flags=flags,
+            updated_at=_stated_date(entry.get("date_modified"), now=now),
         ))
     return items
+
+
+def _stated_date(value: object, *, now: datetime) -> datetime | None:
+    moment, flags = checked_date(_rfc3339(str(value or "")), now=now)
+    return None if flags else moment
 
 
 def _author(obj: dict) -> str | None:

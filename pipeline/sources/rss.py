@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import codecs
 import re
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -102,6 +103,7 @@ def feed_items(parsed: feedparser.FeedParserDict, *, base_url: str,
             language=language_code(entry.get("language")) or feed_language,
             author=clean_text(entry.get("author")) or None,
             date_flags=flags,
+            updated_at=entry_updated(entry, now=now),
         )
         items.append(adjust(entry, item) if adjust else item)
     return distinct_entries(items)
@@ -132,12 +134,29 @@ def entry_date(entry: feedparser.FeedParserDict, *,
         value = entry.get(f"{key}_parsed")
         if not value:
             continue
-        try:
-            moment = datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-        except (OverflowError, ValueError, OSError, TypeError):
+        moment = _as_datetime(value)
+        if moment is None:
             return now, ("feed-date-unparseable",)
         return checked_date(moment, now=now)
     return (now, ("feed-date-unparseable",)) if stated else (None, ())
+
+
+def entry_updated(entry: feedparser.FeedParserDict, *, now: datetime) -> datetime | None:
+    """When the entry says it last changed; None when it does not say, or says nonsense."""
+    # dict.get: feedparser's own get() answers with the published date when there is none
+    moment = _as_datetime(dict.get(entry, "updated_parsed"))
+    updated, flags = checked_date(moment, now=now)
+    return None if flags else updated
+
+
+def _as_datetime(value: time.struct_time | None) -> datetime | None:
+    """feedparser's UTC struct_time as an aware datetime; None when absent or out of range."""
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError, TypeError):
+        return None
 
 
 def distinct_entries(items: list[FeedItem]) -> list[FeedItem]:

@@ -122,8 +122,10 @@ def _url_item(node: etree._Element, *, base_url: str, language: str | None,
     published_at, flags = checked_date(moment, now=now)
     if stated and moment is None:
         published_at, flags = now, ("feed-date-unparseable",)
+    updated_at, updated_flags = checked_date(_w3c_date(_child_text(node, "lastmod")), now=now)
     return FeedItem(url=loc, title=title, published_at=published_at,
-                    language=lang or language, date_flags=flags)
+                    language=lang or language, date_flags=flags,
+                    updated_at=None if updated_flags else updated_at)
 
 
 def _inflated(body: bytes) -> bytes:

@@ -63,3 +63,37 @@ def test_html_is_not_a_feed() -> None:
 def test_an_empty_but_valid_feed_has_no_items() -> None:
     body = b"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title></channel></rss>"
     assert parse_feed(body, base_url="http://x.example/") == []
+
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+def test_an_entry_update_stamp_is_kept_apart_from_its_publication_date() -> None:
+    body = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+      <entry><title>Edited</title><link href="http://s.example/1"/><id>urn:1</id>
+      <published>2026-11-24T08:00:00Z</published><updated>2026-11-25T09:30:00Z</updated>
+      </entry>
+      <entry><title>Never edited</title><link href="http://s.example/2"/><id>urn:2</id>
+      <published>2026-11-24T08:00:00Z</published></entry>
+      <entry><title>From the future</title><link href="http://s.example/3"/><id>urn:3</id>
+      <published>2026-11-24T08:00:00Z</published><updated>2027-01-01T00:00:00Z</updated>
+      </entry></feed>"""
+    edited, plain, future = parse_feed(body, base_url="http://s.example/atom", now=NOW)
+    assert edited.published_at == datetime(2026, 11, 24, 8, tzinfo=UTC)
+    assert edited.updated_at == datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+    assert plain.updated_at is None  # not feedparser's fallback to the published date
+    assert future.updated_at is None  # no signal, so no re-fetch
+
+
+def test_json_feeds_and_sitemaps_state_updates_too() -> None:
+    from pipeline.sources.sitemap import read_sitemap
+
+    feed = (b'{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [{"id": "1",'
+            b' "url": "http://s.example/1", "date_published": "2026-11-24T08:00:00Z",'
+            b' "date_modified": "2026-11-25T09:30:00Z"}]}')
+    sitemap = (b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+               b"<url><loc>http://s.example/2</loc><lastmod>2026-11-25T09:30:00Z</lastmod></url>"
+               b"</urlset>")
+    (item,) = parse_feed(feed, base_url="http://s.example/feed.json", now=NOW)
+    (entry,) = read_sitemap(sitemap, url="http://s.example/sitemap.xml", now=NOW).items
+    assert item.updated_at == entry.updated_at == datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
