@@ -227,9 +227,11 @@ def article_texts(count: int) -> list[tuple[str, str, str]]:
 
 
 def _load_rows(count: int) -> tuple[list[Any], Any]:
+    """What the cycle hands its load path for each article, computed ahead (untimed)."""
     from pipeline.dedup import text_fingerprint
+    from pipeline.fulltext import judge_fulltext
     from pipeline.match import load_watchlist, match_article
-    from pipeline.models import Article, FeedItem, Source
+    from pipeline.models import Article, FeedItem, Response, Source
     from pipeline.stories import article_signature
 
     watchlist = load_watchlist("venezuela")
@@ -239,24 +241,32 @@ def _load_rows(count: int) -> tuple[list[Any], Any]:
         url = f"http://127.65.0.1/news/{i}.html"
         article = Article(url=url, canonical_url=url, title=title, text=text, lang=lang,
                           site_name="Bench outlet", published_at=now)
-        item = FeedItem(url=url, guid=f"p4-{i}", title=title)
+        item = FeedItem(url=url, guid=f"p4-{i}", title=title, published_at=now)
         match = match_article(watchlist, title=title, text=text, lang=lang)
-        rows.append((article, item, match, text_fingerprint(text), article_signature(text)))
+        full = judge_fulltext(article=article, item=item, page_date=now, match=match,
+                              watchlist=watchlist, baseline_chars=None)
+        page = f"<html><head><title>{title}</title></head><body><p>{text}</p></body></html>"
+        response = Response(url=url, status=200, headers={"content-type": "text/html"},
+                            body=page.encode())
+        rows.append((article, item, full, response, text_fingerprint(text),
+                     article_signature(text)))
     return rows, Source(name="bench p4", url="http://127.65.0.1/feed.xml")
 
 
 def _store_rows(db_url: str, rows: list[Any], source: Any) -> float:
-    """The cycle's own load path, one article (and its entry) per transaction. The MinHash
-    signature comes ready, as the cycle's extraction workers compute it."""
-    from pipeline.db import queries
+    """The cycle's own load path on the cycle's own connection, one article (its row,
+    story, bands, verdict, raw page and feed entry) per transaction. The MinHash signature
+    and the verdict come ready, as the cycle's extraction workers compute them."""
+    from pipeline.db import connect_for_ingest, queries
     from pipeline.run import _store_with_item
 
-    with psycopg.connect(db_url, autocommit=True) as conn:
+    with connect_for_ingest(db_url) as conn:
         stored = queries.sync_sources(conn, [source])[0]
         with Stopwatch() as watch:
-            for article, item, match, _, signature in rows:
+            for article, item, full, response, _, signature in rows:
                 _store_with_item(conn, source=stored, key=item.guid, item=item,
-                                 article=article, match=match, signature=signature)
+                                 article=article, full=full, response=response,
+                                 signature=signature)
     return watch.seconds
 
 
@@ -276,7 +286,7 @@ def _copy_rows(db_url: str, rows: list[Any], source: Any, *, table: str = "artic
             conn.execute(f"CREATE TABLE {table} (LIKE articles INCLUDING DEFAULTS)")
         statement = f"COPY {table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
         with Stopwatch() as watch, conn.cursor().copy(statement) as copy:
-            for article, _, _, content_hash, signature in rows:
+            for article, _, _, _, content_hash, signature in rows:
                 minhash = None if signature is None else signature.astype("<u4").tobytes()
                 copy.write_row((article.url, article.canonical_url, source_id, article.title,
                                 article.text, article.author, article.published_at,
