@@ -16,6 +16,7 @@ The schedule, per source (columns of `sources`, see sql/0003_polling.sql):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import psycopg
+from psycopg.rows import dict_row
 
 from pipeline.config import Settings
 from pipeline.db import queries
@@ -147,27 +149,56 @@ def newest_items(items: list[FeedItem], limit: int) -> list[FeedItem]:
 # -- bookkeeping -----------------------------------------------------------------------
 
 def record_poll(conn: psycopg.Connection, source: Source, result: PollResult, *,
-                run_id: int | None, items_new: int, now: datetime | None = None) -> None:
-    """One fetch_log row per poll, the validators, the next poll time and the source's health."""
+                run_id: int | None, items_new: int, now: datetime | None = None,
+                health: SourceHealth | None = None) -> SourceHealth:
+    """One fetch_log row per poll, the validators, the next poll time and the source's health.
+
+    ``health`` is the source's state before this poll (``poll_states``), read here if not
+    given. One source is polled by one cycle at a time (the cycle's advisory lock; shards
+    never share a source), so nobody changes it in between. A plain poll is recorded in
+    one statement; a moved feed takes a transaction. Returns the new health.
+    """
     now = now or datetime.now(UTC)
+    health = next_health(health or load_health(conn, source.id), result,
+                         items_new=items_new, now=now)
     response, error = result.response, result.error
-    succeeded = result.status in ("ok", "not-modified")
-    with conn.transaction():
-        health = load_health(conn, source.id)
-        save_health(conn, source.id, next_health(health, result, items_new=items_new, now=now))
-        if result.status == "ok" and response is not None:
-            queries.save_validators(conn, source.id, etag=response.headers.get("etag"),
-                                    last_modified=response.headers.get("last-modified"))
-        if succeeded and response is not None and response.permanent_redirect:
-            _follow_permanent_redirect(conn, source, result, response.permanent_redirect)
-        queries.log_fetch(
-            conn, source_id=source.id, run_id=run_id,
-            status=result.status, duration_ms=result.duration_ms,
-            http_status=response.status if response else getattr(error, "status", None),
-            bytes_=len(response.body) if response else None,
-            items_seen=len(result.items), items_new=items_new,
-            error_class=error_class(error), error_message=str(error) if error else None,
-        )
+    redirect = response.permanent_redirect if response is not None else None
+    moved = result.status in ("ok", "not-modified") and redirect
+    with conn.transaction() if moved else contextlib.nullcontext():
+        conn.execute(_RECORD_POLL, {
+            "source": source.id, "run": run_id, **_health_params(health),
+            "new_validators": result.status == "ok" and response is not None,
+            "etag": response.headers.get("etag") if response else None,
+            "last_modified": response.headers.get("last-modified") if response else None,
+            "poll_status": result.status, "duration_ms": result.duration_ms,
+            "http_status": response.status if response else getattr(error, "status", None),
+            "bytes": len(response.body) if response else None,
+            "items_seen": len(result.items), "items_new": items_new,
+            "error_class": error_class(error), "error_message": str(error) if error else None,
+        })
+        if moved:
+            _follow_permanent_redirect(conn, source, result, redirect)
+    return health
+
+
+_RECORD_POLL = """
+    WITH saved AS (
+        UPDATE sources SET status = %(status)s, next_poll_at = %(next_poll_at)s,
+               poll_interval = %(poll_interval)s, error_streak = %(error_streak)s,
+               items_per_day = %(items_per_day)s, last_polled_at = %(last_polled_at)s,
+               last_success_at = %(last_success_at)s, last_error = %(last_error)s,
+               disabled_reason = %(disabled_reason)s,
+               enabled = enabled AND %(status)s <> 'disabled',
+               etag = CASE WHEN %(new_validators)s THEN %(etag)s ELSE etag END,
+               last_modified = CASE WHEN %(new_validators)s THEN %(last_modified)s
+                                    ELSE last_modified END
+        WHERE id = %(source)s
+    )
+    INSERT INTO fetch_log (source_id, run_id, status, duration_ms, http_status, bytes,
+                           items_seen, items_new, error_class, error_message)
+    VALUES (%(source)s, %(run)s, %(poll_status)s, %(duration_ms)s, %(http_status)s,
+            %(bytes)s, %(items_seen)s, %(items_new)s, %(error_class)s, %(error_message)s)
+"""
 
 
 def error_class(error: Exception | None) -> str | None:
@@ -316,28 +347,40 @@ def added_sources(conn: psycopg.Connection) -> list[Source]:
                    params=r[6]) for r in rows]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollState:
+    """What polling a source needs from its row: its health and the feed's validators."""
+
+    health: SourceHealth
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def poll_states(conn: psycopg.Connection, source_ids: list[int]) -> dict[int, PollState]:
+    """The poll state of many sources in one query (a cycle reads them all up front)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            """SELECT id, etag, last_modified, status, next_poll_at, poll_interval,
+                      error_streak, items_per_day, last_polled_at, last_success_at, last_error,
+                      disabled_reason
+               FROM sources WHERE id = ANY(%s)""",
+            (source_ids,),
+        ).fetchall()
+    return {
+        row.pop("id"): PollState(etag=row.pop("etag"), last_modified=row.pop("last_modified"),
+                                 health=SourceHealth(**row))
+        for row in rows
+    }
+
+
 def load_health(conn: psycopg.Connection, source_id: int) -> SourceHealth:
-    row = conn.execute(
-        """SELECT status, next_poll_at, poll_interval, error_streak, items_per_day,
-                  last_polled_at, last_success_at, last_error, disabled_reason
-           FROM sources WHERE id = %s FOR UPDATE""",
-        (source_id,),
-    ).fetchone()
-    if row is None:
-        return SourceHealth()
-    return SourceHealth(status=row[0], next_poll_at=row[1], poll_interval=row[2],
-                        error_streak=row[3], items_per_day=row[4], last_polled_at=row[5],
-                        last_success_at=row[6], last_error=row[7], disabled_reason=row[8])
+    state = poll_states(conn, [source_id]).get(source_id)
+    return state.health if state else SourceHealth()
 
 
-def save_health(conn: psycopg.Connection, source_id: int, health: SourceHealth) -> None:
-    conn.execute(
-        """UPDATE sources SET status = %s, next_poll_at = %s, poll_interval = %s,
-                  error_streak = %s, items_per_day = %s, last_polled_at = %s,
-                  last_success_at = %s, last_error = %s, disabled_reason = %s,
-                  enabled = enabled AND %s <> 'disabled'
-           WHERE id = %s""",
-        (health.status, health.next_poll_at, health.poll_interval, health.error_streak,
-         health.items_per_day, health.last_polled_at, health.last_success_at,
-         health.last_error, health.disabled_reason, health.status, source_id),
-    )
+def _health_params(health: SourceHealth) -> dict[str, object]:
+    return {"status": health.status, "next_poll_at": health.next_poll_at,
+            "poll_interval": health.poll_interval, "error_streak": health.error_streak,
+            "items_per_day": health.items_per_day, "last_polled_at": health.last_polled_at,
+            "last_success_at": health.last_success_at, "last_error": health.last_error,
+            "disabled_reason": health.disabled_reason}

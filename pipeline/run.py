@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import partial
+from functools import cached_property, partial
 
 import numpy as np
 import psycopg
@@ -26,7 +26,7 @@ from pipeline.dedup import canonical_url
 from pipeline.extract import ExtractError, ExtractPool, extract_article
 from pipeline.fulltext import Fulltext, judge_fulltext, save_raw, source_baseline
 from pipeline.http import FetchError, HttpClient, host_of
-from pipeline.match import detect_language, load_watchlist, match_article
+from pipeline.match import Watchlist, detect_language, load_watchlist, match_article
 from pipeline.models import Article, FeedItem, Match, Outcome, Response, Source
 from pipeline.stories import (
     KnownArticle,
@@ -155,10 +155,14 @@ class _Cycle:
         self.settings = settings
         self.conn = conn
         self.notify = observer or (lambda _event, _n: None)
-        self.watchlist = load_watchlist(settings.watchlist)
         self.summary = RunSummary(run_id=run_id)
         self._db_lock = asyncio.Lock()
         self._baselines: dict[int | None, int | None] = {}
+
+    @cached_property
+    def watchlist(self) -> Watchlist:
+        # compiled at the first page to judge: a cycle of unchanged feeds never needs it
+        return load_watchlist(self.settings.watchlist)
 
     async def db(self, fn: Callable, /, *args: object, **kwargs: object):
         """Run one query function on the shared connection, off the event loop."""
@@ -179,6 +183,7 @@ class _Cycle:
                                  timeout_s=self.settings.extract_timeout_s,
                                  extract_fn=partial(extract_page,
                                                     watchlist=self.settings.watchlist))
+        self._poll_states = await self.db(polling.poll_states, [s.id for s in sources])
         async with HttpClient(self.settings) as client:
             self.client = client
             try:
@@ -195,9 +200,10 @@ class _Cycle:
         return self._pool
 
     async def poll_source(self, source: Source) -> None:
-        etag, last_modified = await self.db(queries.source_validators, source.id)
-        result = await polling.poll_source(self.client, source, etag=etag,
-                                           last_modified=last_modified)
+        state = self._poll_states.get(source.id) or polling.PollState(
+            health=polling.SourceHealth())
+        result = await polling.poll_source(self.client, source, etag=state.etag,
+                                           last_modified=state.last_modified)
         fresh: list[tuple[str, FeedItem]] = []
         if result.status == "error":
             self.summary.sources_failed += 1
@@ -210,7 +216,7 @@ class _Cycle:
             self.notify("items-found", len(fresh))
             await asyncio.gather(*(self.process_item(source, key, item) for key, item in fresh))
         await self.db(polling.record_poll, source, result, run_id=self.summary.run_id,
-                      items_new=len(fresh))
+                      items_new=len(fresh), health=state.health)
 
     async def fresh_items(self, source: Source, items: list[FeedItem]) -> list[tuple[str, FeedItem]]:
         """The entries worth fetching: not settled before and not stored under any URL,

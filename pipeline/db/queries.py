@@ -17,26 +17,25 @@ MAX_ITEM_ATTEMPTS = 3
 def sync_sources(conn: psycopg.Connection, sources: Iterable[Source]) -> list[Source]:
     """Register the sources (upsert by name); return the enabled ones with their ids."""
     sources = list(sources)
-    with conn.transaction():
-        for source in sources:
-            # After a permanent redirect `url` is the feed's new home and `origin_url` what
-            # the file says; only a changed URL in the file replaces the new home.
-            conn.execute(
-                """INSERT INTO sources (name, url, origin_url, kind, language, tags, params)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s)
-                   ON CONFLICT (name) DO UPDATE SET
-                       url = CASE WHEN sources.origin_url = EXCLUDED.origin_url
-                                  THEN sources.url ELSE EXCLUDED.url END,
-                       origin_url = EXCLUDED.origin_url, kind = EXCLUDED.kind,
-                       language = EXCLUDED.language, tags = EXCLUDED.tags,
-                       params = EXCLUDED.params, updated_at = now()
-                   WHERE (sources.origin_url, sources.kind, sources.language, sources.tags,
-                          sources.params)
-                         IS DISTINCT FROM (EXCLUDED.origin_url, EXCLUDED.kind,
-                                           EXCLUDED.language, EXCLUDED.tags, EXCLUDED.params)""",
-                (source.name, source.url, source.url, source.kind, source.language,
-                 list(source.tags), Jsonb(source.params)),
-            )
+    with conn.transaction(), conn.cursor() as cur:
+        # After a permanent redirect `url` is the feed's new home and `origin_url` what
+        # the file says; only a changed URL in the file replaces the new home.
+        cur.executemany(
+            """INSERT INTO sources (name, url, origin_url, kind, language, tags, params)
+               VALUES (%s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (name) DO UPDATE SET
+                   url = CASE WHEN sources.origin_url = EXCLUDED.origin_url
+                              THEN sources.url ELSE EXCLUDED.url END,
+                   origin_url = EXCLUDED.origin_url, kind = EXCLUDED.kind,
+                   language = EXCLUDED.language, tags = EXCLUDED.tags,
+                   params = EXCLUDED.params, updated_at = now()
+               WHERE (sources.origin_url, sources.kind, sources.language, sources.tags,
+                      sources.params)
+                     IS DISTINCT FROM (EXCLUDED.origin_url, EXCLUDED.kind,
+                                       EXCLUDED.language, EXCLUDED.tags, EXCLUDED.params)""",
+            [(source.name, source.url, source.url, source.kind, source.language,
+              list(source.tags), Jsonb(source.params)) for source in sources],
+        )
         rows = conn.execute(
             "SELECT name, id, url FROM sources WHERE enabled AND name = ANY(%s)",
             ([s.name for s in sources],),
@@ -44,21 +43,6 @@ def sync_sources(conn: psycopg.Connection, sources: Iterable[Source]) -> list[So
     stored = {name: (source_id, url) for name, source_id, url in rows}
     return [replace(s, id=stored[s.name][0], url=stored[s.name][1])
             for s in sources if s.name in stored]
-
-
-def source_validators(conn: psycopg.Connection, source_id: int) -> tuple[str | None, str | None]:
-    row = conn.execute(
-        "SELECT etag, last_modified FROM sources WHERE id = %s", (source_id,)
-    ).fetchone()
-    return (row[0], row[1]) if row else (None, None)
-
-
-def save_validators(conn: psycopg.Connection, source_id: int, *, etag: str | None,
-                    last_modified: str | None) -> None:
-    conn.execute(
-        "UPDATE sources SET etag = %s, last_modified = %s WHERE id = %s",
-        (etag, last_modified, source_id),
-    )
 
 
 def sources_by_ids(conn: psycopg.Connection, ids: list[int]) -> list[Source]:

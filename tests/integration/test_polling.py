@@ -22,6 +22,7 @@ from pipeline.models import Source
 from pipeline.polling import (
     due_sources,
     poll_source,
+    poll_states,
     record_poll,
     registered_sources,
 )
@@ -191,8 +192,9 @@ def poll_and_record(settings: Settings, conn: psycopg.Connection, source: Source
                     now: datetime) -> None:
     async def go():
         async with HttpClient(settings) as client:
-            etag, last_modified = queries.source_validators(conn, source.id)
-            return await poll_source(client, source, etag=etag, last_modified=last_modified)
+            state = poll_states(conn, [source.id])[source.id]
+            return await poll_source(client, source, etag=state.etag,
+                                     last_modified=state.last_modified)
     record_poll(conn, source, asyncio.run(go()), run_id=None, items_new=0, now=now)
 
 
