@@ -351,7 +351,9 @@ def _store_with_item(conn: psycopg.Connection, *, source: Source, key: str, item
                      alert_window_hours: float = 24.0) -> Outcome:
     """Article, verdict and the entry's outcome in one transaction."""
     match = full.match
-    with conn.transaction():
+    # Pipeline mode: statements whose results are not needed (the writes) travel with the
+    # next one that is, instead of a round trip each.
+    with conn.pipeline(), conn.transaction():
         stored = store_article(conn, article=article, source_id=source.id, match=match,
                                feed_url=item.url, signature=signature,
                                columns=full.columns(article))
