@@ -228,11 +228,10 @@ def article_texts(count: int) -> list[tuple[str, str, str]]:
 
 def _load_rows(count: int) -> tuple[list[Any], Any]:
     """What the cycle hands its load path for each article, computed ahead (untimed)."""
-    from pipeline.dedup import text_fingerprint
     from pipeline.fulltext import judge_fulltext
     from pipeline.match import load_watchlist, match_article
     from pipeline.models import Article, FeedItem, Response, Source
-    from pipeline.stories import article_signature
+    from pipeline.stories import text_keys
 
     watchlist = load_watchlist("venezuela")
     now = datetime.now(UTC)
@@ -248,25 +247,24 @@ def _load_rows(count: int) -> tuple[list[Any], Any]:
         page = f"<html><head><title>{title}</title></head><body><p>{text}</p></body></html>"
         response = Response(url=url, status=200, headers={"content-type": "text/html"},
                             body=page.encode())
-        rows.append((article, item, full, response, text_fingerprint(text),
-                     article_signature(text)))
+        rows.append((article, item, full, response, text_keys(text)))
     return rows, Source(name="bench p4", url="http://127.65.0.1/feed.xml")
 
 
 def _store_rows(db_url: str, rows: list[Any], source: Any) -> float:
     """The cycle's own load path on the cycle's own connection, one article (its row,
-    story, bands, verdict, raw page and feed entry) per transaction. The MinHash signature
-    and the verdict come ready, as the cycle's extraction workers compute them."""
+    story, bands, verdict, raw page and feed entry) per transaction. The text keys
+    (fingerprint, MinHash, bands) and the verdict come ready, as the cycle's extraction
+    workers compute them."""
     from pipeline.db import connect_for_ingest, queries
     from pipeline.run import _store_with_item
 
     with connect_for_ingest(db_url) as conn:
         stored = queries.sync_sources(conn, [source])[0]
         with Stopwatch() as watch:
-            for article, item, full, response, _, signature in rows:
+            for article, item, full, response, keys in rows:
                 _store_with_item(conn, source=stored, key=item.guid, item=item,
-                                 article=article, full=full, response=response,
-                                 signature=signature)
+                                 article=article, full=full, response=response, keys=keys)
     return watch.seconds
 
 
@@ -286,11 +284,12 @@ def _copy_rows(db_url: str, rows: list[Any], source: Any, *, table: str = "artic
             conn.execute(f"CREATE TABLE {table} (LIKE articles INCLUDING DEFAULTS)")
         statement = f"COPY {table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
         with Stopwatch() as watch, conn.cursor().copy(statement) as copy:
-            for article, _, _, _, content_hash, signature in rows:
-                minhash = None if signature is None else signature.astype("<u4").tobytes()
+            for article, _, _, _, keys in rows:
+                minhash = (None if keys.signature is None
+                           else keys.signature.astype("<u4").tobytes())
                 copy.write_row((article.url, article.canonical_url, source_id, article.title,
                                 article.text, article.author, article.published_at,
-                                article.lang, article.site_name, content_hash, minhash))
+                                article.lang, article.site_name, keys.fingerprint, minhash))
     return watch.seconds
 
 

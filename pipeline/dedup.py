@@ -211,12 +211,21 @@ def text_fingerprint(text: str) -> str:
     """Hex digest of the normalised text: equal for copies that differ only in case,
     spacing, punctuation or accents. Callers should not key on the fingerprint of an
     empty text (every empty page has the same one)."""
-    return hashlib.blake2b(normalise_text(text).encode(), digest_size=16).hexdigest()
+    return normalised_fingerprint(normalise_text(text))
+
+
+def normalised_fingerprint(normalised: str) -> str:
+    """text_fingerprint of a text already through normalise_text."""
+    return hashlib.blake2b(normalised.encode(), digest_size=16).hexdigest()
 
 
 def shingles(text: str, *, size: int = SHINGLE_SIZE) -> set[bytes]:
     """Overlapping runs of ``size`` words; a text shorter than that is one shingle."""
-    words = normalise_text(text).split()
+    return word_shingles(normalise_text(text).split(), size=size)
+
+
+def word_shingles(words: list[str], *, size: int = SHINGLE_SIZE) -> set[bytes]:
+    """shingles of a text already normalised and split into words."""
     if len(words) <= size:
         return {" ".join(words).encode()} if words else set()
     return {" ".join(words[i : i + size]).encode() for i in range(len(words) - size + 1)}
@@ -241,12 +250,19 @@ def minhash_signature(
     column). A text with no words gives the empty signature, which matches nothing.
     Signatures are comparable only with equal ``num_perm``, ``shingle_size`` and ``seed``;
     change those only to evaluate, never for stored signatures."""
+    return shingles_signature(shingles(text, size=shingle_size), num_perm=num_perm, seed=seed)
+
+
+def shingles_signature(
+    shingle_set: set[bytes], *, num_perm: int = NUM_PERM, seed: int = MINHASH_SEED
+) -> np.ndarray:
+    """minhash_signature of a text's shingles, already computed."""
     from datasketch import MinHash
 
     minhash = MinHash(
         num_perm=num_perm, permutations=_permutations(num_perm, seed), scheme=MINHASH_SCHEME
     )
-    minhash.update_batch(sorted(shingles(text, size=shingle_size)))
+    minhash.update_batch(sorted(shingle_set))
     return minhash.hashvalues.copy()
 
 

@@ -20,12 +20,11 @@ from pipeline.config import Settings
 from pipeline.dates import choose_published_at
 from pipeline.db import connect
 from pipeline.db.queries import save_match
-from pipeline.dedup import lsh_bands, text_fingerprint
 from pipeline.extract import ExtractError, classify_fulltext, extract_article, summary_text
 from pipeline.match import detect_language, load_watchlist, match_article
 from pipeline.match.watchlist import Watchlist
 from pipeline.models import Article, FeedItem, Match, Response, record
-from pipeline.stories import article_signature
+from pipeline.stories import text_keys
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +214,7 @@ def _reextract_one(conn: psycopg.Connection, row: tuple, *, watchlist: Watchlist
     match = match_article(watchlist, title=title, text=article.text, lang=lang)
     match, matched_on = _verdict(match, watchlist=watchlist, article=full,
                                  summary=summary or "", status=status)
-    signature = article_signature(article.text)
+    keys = text_keys(article.text)
     with conn.transaction():
         changed = conn.execute(
             """SELECT title IS DISTINCT FROM %s OR text IS DISTINCT FROM %s
@@ -227,18 +226,18 @@ def _reextract_one(conn: psycopg.Connection, row: tuple, *, watchlist: Watchlist
                    categories = %s, tags = %s, page_published_at = %s, published_at = %s,
                    date_source = %s, date_flags = %s, fulltext_status = %s, matched_on = %s
                WHERE id = %s""",
-            (title, article.text, text_fingerprint(article.text), _encoded(signature),
+            (title, article.text, keys.fingerprint, _encoded(keys.signature),
              article.author, lang, article.site_name, article.description, article.image_url,
              list(article.categories), list(article.tags), article.published_at,
              choice.published_at, choice.date_source, flags, status, matched_on, article_id),
         )
         if changed:
             conn.execute("DELETE FROM article_bands WHERE article_id = %s", (article_id,))
-            if signature is not None:
+            if keys.bands:
                 conn.execute(
                     """INSERT INTO article_bands (band_key, article_id)
                        SELECT k, %s FROM unnest(%s::bigint[]) k ON CONFLICT DO NOTHING""",
-                    (article_id, lsh_bands(signature)),
+                    (article_id, list(keys.bands)),
                 )
         save_match(conn, article_id=article_id, match=match)
     return "changed" if changed else "unchanged"

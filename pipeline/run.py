@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property, partial
 
-import numpy as np
 import psycopg
 
 from pipeline import polling
@@ -31,10 +30,11 @@ from pipeline.models import Article, FeedItem, Match, Outcome, Response, Source
 from pipeline.stories import (
     KnownArticle,
     StoreOutcome,
-    article_signature,
+    TextKeys,
     known_articles,
     should_refetch,
     store_article,
+    text_keys,
 )
 
 log = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ class _Cycle:
                               baseline_chars=await self.baseline(source))
         outcome = await self.db(
             _store_with_item, source=source, key=key, item=item, article=article, full=full,
-            response=response, signature=page.signature,
+            response=response, keys=page.keys,
             alert_window_hours=self.settings.alert_window_hours,
         )
         self.summary.outcomes[outcome] += 1
@@ -329,7 +329,7 @@ class ExtractedPage:
     its text, done there so the cycle's own process is left with I/O."""
 
     article: Article
-    signature: np.ndarray | None  # stories.article_signature of the text
+    keys: TextKeys  # stories.text_keys of the text
     match: Match | None  # the verdict, when the page states its title and language
 
 
@@ -341,13 +341,12 @@ def extract_page(body: bytes, *, url: str, content_type: str | None = None,
     if article.title and article.lang:  # what _Cycle.complete keeps as they are
         match = match_article(load_watchlist(watchlist), title=article.title,
                               text=article.text, lang=article.lang)
-    return ExtractedPage(article=article, signature=article_signature(article.text),
-                         match=match)
+    return ExtractedPage(article=article, keys=text_keys(article.text), match=match)
 
 
 def _store_with_item(conn: psycopg.Connection, *, source: Source, key: str, item: FeedItem,
                      article: Article, full: Fulltext, response: Response,
-                     signature: np.ndarray | None = None,
+                     keys: TextKeys | None = None,
                      alert_window_hours: float = 24.0) -> Outcome:
     """Article, verdict and the entry's outcome in one transaction."""
     match = full.match
@@ -355,7 +354,7 @@ def _store_with_item(conn: psycopg.Connection, *, source: Source, key: str, item
     # next one that is, instead of a round trip each.
     with conn.pipeline(), conn.transaction():
         stored = store_article(conn, article=article, source_id=source.id, match=match,
-                               feed_url=item.url, signature=signature,
+                               feed_url=item.url, keys=keys,
                                columns=full.columns(article))
         if stored.outcome == StoreOutcome.NEW:
             save_raw(conn, article_id=stored.article_id, response=response)

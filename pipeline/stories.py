@@ -39,13 +39,14 @@ from tld import get_fld
 from pipeline.db.queries import save_match
 from pipeline.dedup import (
     NEAR_DUPLICATE_THRESHOLD,
-    NUM_PERM,
     canonical_url,
     estimate_similarity,
     lsh_bands,
-    minhash_signature,
     normalise_text,
+    normalised_fingerprint,
+    shingles_signature,
     text_fingerprint,
+    word_shingles,
 )
 from pipeline.models import Article, Match, record
 
@@ -116,12 +117,32 @@ class KnownArticle:
 # --- pure helpers ----------------------------------------------------------------------------
 
 
+@record
+class TextKeys:
+    """What the store looks a text up by, from one pass over it. CPU-bound: the cycle's
+    extraction workers compute it, outside any database lock."""
+
+    fingerprint: str  # text_fingerprint
+    words: int
+    signature: np.ndarray | None  # None for texts too short for near-duplicate search
+    bands: tuple[int, ...]  # lsh_bands of the signature
+
+
+def text_keys(text: str) -> TextKeys:
+    normalised = normalise_text(text)
+    words = normalised.split()
+    signature = None
+    if len(words) >= MIN_WORDS_FOR_NEAR_DUPLICATES:
+        signature = shingles_signature(word_shingles(words))
+    return TextKeys(fingerprint=normalised_fingerprint(normalised), words=len(words),
+                    signature=signature,
+                    bands=tuple(lsh_bands(signature)) if signature is not None else ())
+
+
 def article_signature(text: str) -> np.ndarray | None:
     """The MinHash signature to store for a text, or None when it is too short to take part
-    in near-duplicate search. CPU-bound: compute it outside any database lock."""
-    if len(normalise_text(text).split()) < MIN_WORDS_FOR_NEAR_DUPLICATES:
-        return None
-    return minhash_signature(text)
+    in near-duplicate search."""
+    return text_keys(text).signature
 
 
 def is_material_change(*, old_title: str, old_text: str, new_title: str, new_text: str) -> bool:
@@ -225,18 +246,6 @@ def _lock_key(kind: str, value: str) -> int:
     return int.from_bytes(digest, "little", signed=True)
 
 
-def _checked_signature(text: str, signature: Sequence[int] | np.ndarray | None,
-                       words: int) -> np.ndarray | None:
-    if words < MIN_WORDS_FOR_NEAR_DUPLICATES:
-        return None
-    if signature is None:
-        return minhash_signature(text)
-    values = np.asarray(signature, dtype=np.uint64)
-    if values.shape != (NUM_PERM,):
-        raise ValueError(f"stories: signature has shape {values.shape}; expected ({NUM_PERM},)")
-    return values
-
-
 # --- the store -------------------------------------------------------------------------------
 
 
@@ -259,36 +268,32 @@ def store_article(
     article: Article,
     source_id: int | None,
     match: Match,
-    signature: Sequence[int] | np.ndarray | None = None,
+    keys: TextKeys | None = None,
     feed_url: str | None = None,
     columns: Mapping[str, object] | None = None,
 ) -> Stored:
     """Store one fetched page: new article, revision, unchanged, or duplicate (module doc).
 
-    ``signature`` is the text's MinHash if the caller computed it already (see
-    ``article_signature``); it is computed here when None and ignored for short texts.
+    ``keys`` are ``text_keys(article.text)`` if the caller computed them already.
     ``feed_url`` is the link the feed announced, kept as one more URL of the article.
     ``columns`` are more ``articles`` columns for a new article's row (fulltext.Fulltext).
     Idempotent: storing the same page again returns the same ids and changes nothing but
     ``articles.checked_at``. Runs in a transaction (a savepoint inside the caller's).
     """
     canonical = article.canonical_url or canonical_url(article.url)
-    words = len(normalise_text(article.text).split())
-    fingerprint = text_fingerprint(article.text)
-    signature = _checked_signature(article.text, signature, words)
-    bands = lsh_bands(signature) if signature is not None else []
+    text = keys or text_keys(article.text)
     urls = list(dict.fromkeys(u for u in (canonical, article.url, feed_url) if u))
-    page = _Page(article=article, canonical=canonical, urls=urls, fingerprint=fingerprint,
-                 has_text=words > 0, signature=signature, bands=bands)
-    keys = [_lock_key("url", canonical), *bands]
+    page = _Page(article=article, canonical=canonical, urls=urls, fingerprint=text.fingerprint,
+                 has_text=text.words > 0, signature=text.signature, bands=list(text.bands))
+    locks = [_lock_key("url", canonical), *page.bands]
     if page.has_text:
-        keys.append(_lock_key("text", fingerprint))
+        locks.append(_lock_key("text", page.fingerprint))
     try:
         with conn.transaction():
-            return _store_page(conn, page, keys, source_id, match, columns or {})
+            return _store_page(conn, page, locks, source_id, match, columns or {})
     except _StoredMeanwhile:  # rolled back; now a known page
         with conn.transaction():
-            return _store_page(conn, page, keys, source_id, match, columns or {})
+            return _store_page(conn, page, locks, source_id, match, columns or {})
 
 
 def _store_page(conn: psycopg.Connection, page: _Page, keys: list[int], source_id: int | None,
