@@ -69,6 +69,7 @@ class RunSummary:
             "new_articles": self.new_articles,
             "relevant": self.outcomes[Outcome.NEW_RELEVANT],
             "duplicates": self.outcomes[Outcome.DUPLICATE],
+            "revised": self.outcomes[Outcome.REVISED],
             "already_seen": self.outcomes[Outcome.ALREADY_SEEN],
             "failed_fetch": self.outcomes[Outcome.FAILED_FETCH],
             "failed_extract": self.outcomes[Outcome.FAILED_EXTRACT],

@@ -114,7 +114,7 @@ def test_an_updated_entry_whose_page_changed_becomes_a_revision(settings, db_url
     assert (versioned_id, old_version) == (article_id, 1)
     assert CORRECTION not in old_text and words_added == len(CORRECTION.split())
     assert "fourteen people" in diff
-    assert summary.outcomes[Outcome.REVISED] == 1 and summary.new_articles == 0
+    assert summary.as_dict()["revised"] == 1 and summary.new_articles == 0
     assert after["entries"] == before["entries"] == [("new-relevant",)]  # first outcome kept
     assert after["stories"] == before["stories"] == 1
     assert after["alerts"] == before["alerts"]  # a revision is not a new story: no alert
