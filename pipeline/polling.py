@@ -159,8 +159,9 @@ def record_poll(conn: psycopg.Connection, source: Source, result: PollResult, *,
     one statement; a moved feed takes a transaction. Returns the new health.
     """
     now = now or datetime.now(UTC)
-    health = next_health(health or load_health(conn, source.id), result,
-                         items_new=items_new, now=now)
+    if health is None:
+        health = load_health(conn, source.id)
+    health = next_health(health, result, items_new=items_new, now=now)
     response, error = result.response, result.error
     redirect = response.permanent_redirect if response is not None else None
     moved = result.status in ("ok", "not-modified") and redirect

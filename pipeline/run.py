@@ -201,8 +201,7 @@ class _Cycle:
         return self._pool
 
     async def poll_source(self, source: Source) -> None:
-        state = self._poll_states.get(source.id) or polling.PollState(
-            health=polling.SourceHealth())
+        state = self._poll_states[source.id]
         result = await polling.poll_source(self.client, source, etag=state.etag,
                                            last_modified=state.last_modified)
         fresh: list[tuple[str, FeedItem]] = []
