@@ -139,12 +139,6 @@ def text_keys(text: str) -> TextKeys:
                     bands=tuple(lsh_bands(signature)) if signature is not None else ())
 
 
-def article_signature(text: str) -> np.ndarray | None:
-    """The MinHash signature to store for a text, or None when it is too short to take part
-    in near-duplicate search."""
-    return text_keys(text).signature
-
-
 def is_material_change(*, old_title: str, old_text: str, new_title: str, new_text: str) -> bool:
     """True when a re-fetched page differs in words (not just case, spacing, punctuation or
     accents) in its text or headline. A page that now extracts to no text is a fetch or

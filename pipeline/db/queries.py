@@ -103,19 +103,6 @@ def finish_run(conn: psycopg.Connection, run_id: int, *, status: str) -> dict:
     return total
 
 
-def log_fetch(conn: psycopg.Connection, *, source_id: int, run_id: int | None, status: str,
-              duration_ms: int, http_status: int | None = None, bytes_: int | None = None,
-              items_seen: int = 0, items_new: int = 0, error_class: str | None = None,
-              error_message: str | None = None) -> None:
-    conn.execute(
-        """INSERT INTO fetch_log (source_id, run_id, status, duration_ms, http_status, bytes,
-                                  items_seen, items_new, error_class, error_message)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (source_id, run_id, status, duration_ms, http_status, bytes_, items_seen, items_new,
-         error_class, error_message),
-    )
-
-
 def settled_item_keys(conn: psycopg.Connection, source_id: int, keys: list[str]) -> set[str]:
     """Keys of entries already handled for good (stored, or failed too often to retry)."""
     rows = conn.execute(

@@ -135,8 +135,8 @@ def test_check_reports_streak_items_per_day_and_median_latency(cli_settings, db_
     with connect(db_url, autocommit=True) as conn:
         [diario] = queries.sync_sources(conn, load_sources_file(cli_settings.sources_file))
         for duration in (120, 480, 95):
-            queries.log_fetch(conn, source_id=diario.id, run_id=None, status="ok",
-                              duration_ms=duration)
+            conn.execute("""INSERT INTO fetch_log (source_id, status, duration_ms)
+                            VALUES (%s, 'ok', %s)""", (diario.id, duration))
         conn.execute("""UPDATE sources SET error_streak = 3, items_per_day = 12.5,
                                last_error = 'fetch: HTTP 503 Service Unavailable'
                         WHERE id = %s""", (diario.id,))

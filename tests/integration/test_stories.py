@@ -16,14 +16,18 @@ from pipeline.dedup import canonical_url
 from pipeline.models import Article, Match
 from pipeline.stories import (
     Stored,
-    article_signature,
     find_near_duplicate,
     known_articles,
     store_article,
+    text_keys,
 )
 
 PAIRS = Path(__file__).resolve().parents[1] / "data" / "dup_pairs.jsonl"
 MATCH = Match(watchlist="venezuela", relevant=True, score=4.0)
+
+
+def _signature(text: str):
+    return text_keys(text).signature
 
 
 @lru_cache(maxsize=1)
@@ -176,7 +180,7 @@ def test_a_verbatim_copy_on_another_site_folds_into_the_article_and_adds_its_out
 def test_short_and_empty_texts_are_kept_out_of_near_duplicate_search(conn) -> None:
     text = ("Venezuela's government condemned the strike on Tuesday and said the people killed "
             "were fishermen from Sucre state. The Pentagon did not identify them.")
-    assert article_signature(text) is None  # far under 100 words
+    assert _signature(text) is None  # far under 100 words
     one = store_article(conn, article=page("en", "boat-strike", "wire", "https://a.com/brief",
                                            text=text), source_id=None, match=MATCH)
     edited = store_article(conn, article=page("en", "boat-strike", "wire", "https://b.com/brief",
@@ -205,8 +209,8 @@ def test_find_near_duplicate_returns_the_copy_and_its_story(conn) -> None:
                   source_id=None, match=MATCH)
 
     versions = _versions()[("es", "discurso-maduro")]
-    found = find_near_duplicate(conn, article_signature(versions["trim-heavy"]["text"]))
-    unrelated = find_near_duplicate(conn, article_signature(
+    found = find_near_duplicate(conn, _signature(versions["trim-heavy"]["text"]))
+    unrelated = find_near_duplicate(conn, _signature(
         _versions()[("es", "tren-de-aragua-chile")]["wire"]["text"]))
 
     assert found is not None
