@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pipeline.db.connection import shared_buffers_mb
 from pipeline.demo import SITE_DIR, write_sources_file
 from pipeline.demo.server import serve_directory
 
@@ -100,7 +101,11 @@ def test_db_url_starts_the_embedded_server_and_psql_can_use_it(tmp_path) -> None
         with psycopg.connect(url) as conn:
             tables = {r[0] for r in conn.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+            # sized for this machine on first start, not PostgreSQL's 128 MB for any machine
+            buffers_mb = conn.execute("SELECT setting::bigint * 8 / 1024 FROM pg_settings "
+                                      "WHERE name = 'shared_buffers'").fetchone()[0]
         assert {"articles", "sources", "matches"} <= tables
+        assert buffers_mb == shared_buffers_mb() > 128
         assert (tmp_path / "home" / "pg" / "PG_VERSION").exists()
     finally:
         stopped = newsmon("db", "stop", env=env)
