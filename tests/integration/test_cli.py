@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pipeline.db.connection import shared_buffers_mb
+from pipeline.db.connection import huge_pages_advice, memory_settings, shared_buffers_mb
 from pipeline.demo import SITE_DIR, write_sources_file
 from pipeline.demo.server import serve_directory
 
@@ -104,9 +104,18 @@ def test_db_url_starts_the_embedded_server_and_psql_can_use_it(tmp_path) -> None
             # sized for this machine on first start, not PostgreSQL's 128 MB for any machine
             buffers_mb = conn.execute("SELECT setting::bigint * 8 / 1024 FROM pg_settings "
                                       "WHERE name = 'shared_buffers'").fetchone()[0]
+            advice = huge_pages_advice(**memory_settings(conn))
         assert {"articles", "sources", "matches"} <= tables
         assert buffers_mb == shared_buffers_mb()
         assert (tmp_path / "home" / "pg" / "PG_VERSION").exists()
+        # the operator hears how to add huge pages when the server starts without them
+        # (whether it does depends on this machine's vm.nr_hugepages), and only then
+        if advice:
+            assert advice in done.stderr
+        else:
+            assert "huge pages" not in done.stderr
+        again = newsmon("db", "url", env=env)
+        assert again.stdout.strip() == url and "huge pages" not in again.stderr
     finally:
         stopped = newsmon("db", "stop", env=env)
     assert stopped.stdout.strip() == "stopped"
