@@ -211,3 +211,15 @@ def test_compose_refuses_to_start_without_the_secrets(raw) -> None:
     del env["NEWSMON_DB_PASSWORD"]
     with pytest.raises(KeyError, match="NEWSMON_DB_PASSWORD: set NEWSMON_DB_PASSWORD in .env"):
         interpolate(raw, env)
+
+
+def test_newsmons_database_gets_shared_buffers_for_an_archive(resolved) -> None:
+    # PostgreSQL's own 128 MB would send every near-duplicate lookup at a million articles
+    # to the OS for its band-index leaves (docs/decisions.md, "Lookup cost")
+    command = resolved["services"]["newsmon-db"]["command"]
+    settings = dict(arg.split("=", 1) for arg in command if "=" in arg)
+    amount = re.fullmatch(r"(\d+)(MB|GB)", settings["shared_buffers"])
+    assert amount, settings["shared_buffers"]
+    megabytes = int(amount[1]) * (1024 if amount[2] == "GB" else 1)
+    assert megabytes >= 1024
+    assert settings["huge_pages"] == "try"
