@@ -274,6 +274,7 @@ def figures(archive: Archive, misses: np.ndarray) -> dict[str, Any]:
         "articles_mb": conn.execute(
             "SELECT pg_total_relation_size('articles') / 1048576").fetchone()[0],
         "shared_buffers": conn.execute("SHOW shared_buffers").fetchone()[0],
+        "huge_pages": conn.execute("SHOW huge_pages_status").fetchone()[0],
         "prewarmed": archive.prewarmed,
         "plan": _plan(conn, misses[0]),
     }
@@ -399,7 +400,8 @@ def main() -> None:
               f"{f['found_lookup_ms']:>9.3f} {f['found']:>8} {f['false_candidates_mean']:>11} "
               f"{f['select_1_ms']:>11.3f} {f['seed_s']:>7}")
     print(f"ratio {max(sizes):,}/{min(sizes):,}: {result['ratio']} (not found), "
-          f"{result['found_ratio']} (found); target <= 1.5")
+          f"{result['found_ratio']} (found); target <= 1.5; "
+          f"huge pages {result['sizes'][max(sizes)]['huge_pages']}")
     print(json.dumps(result, default=str))
 
 
