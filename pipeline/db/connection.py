@@ -97,13 +97,13 @@ def huge_pages_advice(*, status: str, shared_buffers_mb: int,
 
     With gigabytes of shared buffers in 4 KB pages, each backend maps them page by page
     and misses the TLB on nearly every random read: a near-duplicate lookup against a
-    million stored articles cost 0.57 instead of 0.43 ms here (docs/scaling.md). Only the
+    million stored articles took 0.55 instead of 0.44 ms here (docs/scaling.md). Only the
     operating system can reserve huge pages, so we say how instead of doing it.
     """
     if status != "off" or shared_buffers_mb < 1024 or huge_pages_needed <= 0:
         return None  # already on, too small to matter, or not Linux (-1)
     return (f"PostgreSQL runs without huge pages for its {shared_buffers_mb} MB of shared "
-            f"buffers; lookups on a large archive are about a quarter faster with them. "
+            f"buffers; lookups on a large archive take a fifth less time with them. "
             f"It needs {huge_pages_needed} of them: as root, sysctl -w "
             f"vm.nr_hugepages={huge_pages_needed} (plus any other programs' share), then "
             f"`newsmon db stop`; the next command starts it again. See docs/scaling.md, "
