@@ -101,12 +101,11 @@ def test_db_url_starts_the_embedded_server_and_psql_can_use_it(tmp_path) -> None
         with psycopg.connect(url) as conn:
             tables = {r[0] for r in conn.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-            # sized for this machine on first start, not PostgreSQL's 128 MB for any machine
-            buffers_mb = conn.execute("SELECT setting::bigint * 8 / 1024 FROM pg_settings "
-                                      "WHERE name = 'shared_buffers'").fetchone()[0]
-            advice = huge_pages_advice(**memory_settings(conn))
+            memory = memory_settings(conn)
         assert {"articles", "sources", "matches"} <= tables
-        assert buffers_mb == shared_buffers_mb()
+        # sized for this machine on first start, not PostgreSQL's 128 MB for any machine
+        assert memory["shared_buffers_mb"] == shared_buffers_mb()
+        advice = huge_pages_advice(**memory)
         assert (tmp_path / "home" / "pg" / "PG_VERSION").exists()
         # the operator hears how to add huge pages when the server starts without them
         # (whether it does depends on this machine's vm.nr_hugepages), and only then
