@@ -9,11 +9,13 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipeline.config import Settings, load_settings
 from pipeline.db import DatabaseUnavailable
 from pipeline.db.migrate import SchemaMismatch
+from pipeline.terminal import printable
 
 console = Console(stderr=True)
 
@@ -104,8 +106,8 @@ def _print_summary(summary) -> None:
     for key, value in summary.as_dict().items():
         table.add_row(key.replace("_", " "), str(value))
     Console().print(table)
-    for error in summary.errors[:20]:
-        console.print(f"[yellow]{error}[/yellow]")
+    for error in summary.errors[:20]:  # URLs and messages from the sites polled
+        console.print(f"[yellow]{escape(printable(error))}[/yellow]")
     if len(summary.errors) > 20:
         console.print(f"... and {len(summary.errors) - 20} more errors (see fetch_log, feed_items)")
 

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from pipeline import research
 from pipeline.config import Settings
+from pipeline.terminal import printable
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -78,8 +79,8 @@ def _cell(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
+        return printable(json.dumps(value, ensure_ascii=False, default=str))
+    return printable(str(value), keep="\t\n")  # a table cell may span lines
 
 
 @click.command("search")
@@ -116,12 +117,13 @@ def search_command(settings: Settings, query: str, lang: str | None, since: date
     out = Console()
     for number, hit in enumerate(hits, start=1):
         when = hit.published_at.date().isoformat() if hit.published_at else "undated"
-        out.print(f"[bold]{number}. {escape(hit.title or '(no title)')}[/bold]")
-        out.print(f"   {when} · {escape(hit.outlet)} · {hit.lang or '?'} · rank {hit.rank:.3f}"
-                  f" · article {hit.article_id}", style="dim")
-        out.print(f"   {escape(hit.url)}", style="blue", soft_wrap=True)
+        out.print(f"[bold]{number}. {escape(printable(hit.title or '(no title)'))}[/bold]")
+        out.print(f"   {when} · {escape(printable(hit.outlet))} · {hit.lang or '?'} · rank "
+                  f"{hit.rank:.3f} · article {hit.article_id}", style="dim")
+        out.print(f"   {escape(printable(hit.url))}", style="blue", soft_wrap=True)
         if not titles and hit.snippet:
-            snippet = escape(" ".join(hit.snippet.split())).replace("<b>", "[bold yellow]")
+            snippet = escape(printable(" ".join(hit.snippet.split())))
+            snippet = snippet.replace("<b>", "[bold yellow]")
             out.print("   " + snippet.replace("</b>", "[/bold yellow]"))
     err.print(f"{len(hits)} hit(s)")
 

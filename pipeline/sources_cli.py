@@ -24,10 +24,12 @@ import psycopg
 from lxml import etree
 from psycopg.types.json import Jsonb
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipeline.config import Settings
 from pipeline.models import Source
+from pipeline.terminal import printable
 
 LATENCY_WINDOW = timedelta(days=7)
 
@@ -137,7 +139,8 @@ def list_command(settings: Settings) -> None:
             status = "not in file (not polled)"
         elif reason:
             status = f"{status}: {reason}"
-        table.add_row(name, kind, origin, status, _when(next_poll_at), url)
+        table.add_row(*(escape(printable(cell)) for cell in (
+            name, kind, origin, status, _when(next_poll_at), url)))
     Console(width=200).print(table)
 
 
@@ -281,14 +284,14 @@ def check_command(settings: Settings) -> None:
         table.add_column(column, justify="right" if column in (
             "error streak", "items/day", "median latency") else "left")
     for row in rows:
-        table.add_row(
+        table.add_row(*(escape(printable(cell)) for cell in (
             row["name"], row["status"], _when(row["last_success_at"]),
             str(row["error_streak"]),
             "-" if row["items_per_day"] is None else f"{row['items_per_day']:.1f}",
             "-" if row["median_ms"] is None else f"{row['median_ms']:.0f} ms",
             _when(row["next_poll_at"]) if row["status"] != "disabled" else "never",
             (row["last_error"] or "")[:80],
-        )
+        )))
     Console(width=220).print(table)
 
 
@@ -341,7 +344,8 @@ def discover_command(settings: Settings, url: str) -> None:
     for column in ("url", "title", "format", "items", "found by"):
         table.add_column(column)
     for feed in found:
-        table.add_row(feed.url, feed.problem or feed.title, feed.format, str(feed.items), feed.how)
+        table.add_row(*(escape(printable(cell)) for cell in (
+            feed.url, feed.problem or feed.title, feed.format, str(feed.items), feed.how)))
     Console(width=200).print(table)
     click.echo("add one with: newsmon sources add NAME URL")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from pipeline.config import Settings
+from pipeline.terminal import printable
 
 
 def _db(settings: Settings) -> str:
@@ -139,9 +140,10 @@ def list_command(settings: Settings, as_json: bool, active_only: bool) -> None:
         else:
             langs = ",".join(sub.languages) or "all"
             when = f"{sub.digest_hour:02d}:00 {sub.timezone}" if sub.mode == "daily" else "-"
-            click.echo("\t".join([str(sub.id), sub.email, sub.name or "", ",".join(sub.watchlists),
-                                  sub.mode, when, f"{sub.min_score:g}", langs,
-                                  "active" if sub.active else "inactive"]))
+            # Tab-separated: a tab or newline in a name would shift the columns.
+            click.echo("\t".join(printable(field) for field in [
+                str(sub.id), sub.email, sub.name or "", ",".join(sub.watchlists), sub.mode,
+                when, f"{sub.min_score:g}", langs, "active" if sub.active else "inactive"]))
 
 
 @subscribers.command("import")
@@ -158,7 +160,7 @@ def import_command(settings: Settings, csv_file: Path) -> None:
     with _connect(settings) as conn:
         report = import_subscribers_csv(conn, csv_file, default_watchlist=settings.watchlist)
     for error in report.errors:
-        click.echo(error, err=True)
+        click.echo(printable(error), err=True)
     click.echo(f"added {report.added}, updated {report.updated}, "
                f"skipped {len(report.errors)} bad rows")
 
@@ -174,9 +176,10 @@ def _print_report(report, as_json: bool) -> None:
     else:
         click.echo(", ".join(f"{k} {v}" for k, v in report.as_dict().items() if k != "outage"))
     for error in report.errors[:20]:
-        click.echo(error, err=True)
+        click.echo(printable(error), err=True)
     if report.outage:
-        click.echo(f"stopped early, everything else stays queued: {report.outage}", err=True)
+        click.echo(printable(f"stopped early, everything else stays queued: {report.outage}"),
+                   err=True)
 
 
 @alerts.command("send")
@@ -218,7 +221,8 @@ def status_command(settings: Settings) -> None:
                JOIN subscribers s ON s.id = d.subscriber_id WHERE d.status = 'failed'
                ORDER BY 2 DESC LIMIT 20""").fetchall()
     for kind, row_id, email, attempts, error in failed:
-        click.echo(f"failed {kind} {row_id} to {email} after {attempts} attempts: {error}")
+        click.echo(printable(f"failed {kind} {row_id} to {email} after {attempts} attempts: "
+                             f"{error}"))
 
 
 @click.command("serve")
