@@ -1,9 +1,14 @@
 """Daily digests: built once per subscriber and local date, at the subscriber's hour.
 
-A digest covers the articles first stored since the previous digest (the first
-one: the day before its hour), one entry per story, and each story is listed
-in one digest only. Stories published before the period are marked catch-up:
-old news found late, which never triggers an immediate alert.
+A digest lists every relevant story that no earlier digest of the subscriber listed,
+one entry per story, each story in one digest only. It is not a time window: an
+article is stored with the time its transaction began and becomes visible when that
+commits, so one committed just after a digest was built can carry a time before it;
+a window starting at the previous digest would skip it for good. What reaches back
+is capped: seven days (`MAX_PERIOD`), and nothing before a subscriber's first digest,
+which reaches back one day before its hour. So a watchlist added later brings its last
+days once, as does a lowered min_score. Stories published before the previous digest
+are marked catch-up: old news found late, which never triggers an immediate alert.
 """
 
 from __future__ import annotations
@@ -75,8 +80,12 @@ def build_due_digests(conn: psycopg.Connection, *, now: datetime) -> int:
 def _build(conn: psycopg.Connection, sub: dict[str, Any], *, local_date: date,
            due_at: datetime, now: datetime) -> bool:
     with conn.transaction():
-        last_end = conn.execute("SELECT max(period_end) FROM digests WHERE subscriber_id = %s",
-                                (sub["id"],)).fetchone()[0]
+        first_start, last_end = conn.execute(
+            "SELECT min(period_start), max(period_end) FROM digests WHERE subscriber_id = %s",
+            (sub["id"],)).fetchone()
+        # Nothing from before the subscriber's first digest (a newcomer does not get a week
+        # of backlog), nor older than the cap; the anti-join below keeps what was listed out.
+        since = max(first_start or due_at - timedelta(days=1), now - MAX_PERIOD)
         start = max(last_end or due_at - timedelta(days=1), now - MAX_PERIOD)
         row = conn.execute(
             """INSERT INTO digests (subscriber_id, local_date, period_start, period_end,
@@ -99,10 +108,16 @@ def _build(conn: psycopg.Connection, sub: dict[str, Any], *, local_date: date,
                  AND m.score >= %(min_score)s
                  AND (cardinality(%(languages)s::text[]) = 0 OR a.lang IS NULL
                       OR a.lang = ANY(%(languages)s))
-                 AND a.discovered_at >= %(start)s AND a.discovered_at < %(end)s
+                 AND a.discovered_at >= %(since)s AND a.discovered_at < %(end)s
+                 AND NOT EXISTS (SELECT 1 FROM digest_items listed
+                                 WHERE listed.subscriber_id = %(sub)s
+                                   AND listed.article_id = a.id)
+                 AND NOT EXISTS (SELECT 1 FROM digest_items listed
+                                 WHERE listed.subscriber_id = %(sub)s
+                                   AND listed.story_id = a.story_id)
                ORDER BY coalesce(a.story_id, -a.id), a.discovered_at, a.id
                ON CONFLICT DO NOTHING""",
-            {"digest": digest_id, "sub": sub["id"], "start": start, "end": now,
+            {"digest": digest_id, "sub": sub["id"], "since": since, "start": start, "end": now,
              "watchlists": sub["watchlists"], "min_score": sub["min_score"],
              "languages": sub["languages"]},
         ).rowcount

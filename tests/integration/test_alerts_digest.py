@@ -127,6 +127,51 @@ def test_a_story_is_listed_in_one_digest_only(conn, db_url, settings, smtp_serve
     assert items == [["* Maduro first day"], ["* Maduro second day"]]
 
 
+def test_an_article_committed_after_a_digest_with_an_earlier_time_is_in_the_next(
+        conn, db_url, settings, smtp_server) -> None:
+    settings = smtp_server.configure(settings)
+    add_subscriber_row(conn, "ana@example.org", created_at=_utc(1, 0), mode="daily",
+                       digest_hour=7)
+    add_article(conn, title="Maduro early", url="https://a.example/early", now=_utc(14, 3))
+    # A cycle's transaction stores an article before the digest is built and commits after:
+    # its time (the transaction's start) is before the digest's period_end.
+    with psycopg.connect(db_url) as cycle:
+        cycle.execute("SELECT 1")  # open the transaction the article is written in
+        add_article(cycle, title="Maduro late commit", url="https://a.example/late",
+                    now=_utc(14, 6, 59), queue=False)
+        first = send_digests(db_url, settings, now=_utc(14, 7))
+        cycle.commit()
+    second = send_digests(db_url, settings, now=_utc(15, 7))
+    third = send_digests(db_url, settings, now=_utc(16, 7))
+
+    period_end = conn.execute("SELECT min(period_end) FROM digests").fetchone()[0]
+    late_at = conn.execute("SELECT discovered_at FROM articles WHERE url LIKE '%late'").fetchone()
+    assert late_at[0] < period_end
+    items = [[line for line in _plain(m).splitlines() if line.startswith("* ")]
+             for m in smtp_server.messages]
+    assert items == [["* Maduro early"], ["* [catch-up] Maduro late commit"]]
+    assert (first.sent, second.sent, third.sent) == (1, 1, 0)
+    assert conn.execute("SELECT article_id FROM digest_items GROUP BY article_id "
+                        "HAVING count(*) > 1").fetchall() == []
+
+
+def test_digests_reach_back_a_week_at_most(conn, db_url, settings, smtp_server) -> None:
+    settings = smtp_server.configure(settings)
+    add_subscriber_row(conn, "ana@example.org", created_at=_utc(1, 0), mode="daily",
+                       digest_hour=7)
+    send_digests(db_url, settings, now=_utc(4, 7))  # nothing yet
+    add_article(conn, title="Maduro eight days ago", url="https://a.example/old",
+                now=_utc(6, 7))  # never digested: the sender was down from the 5th
+    add_article(conn, title="Maduro six days ago", url="https://a.example/recent",
+                now=_utc(8, 7, 1))
+
+    send_digests(db_url, settings, now=_utc(14, 7))
+
+    items = [line for line in _plain(smtp_server.messages[0]).splitlines()
+             if line.startswith("* ")]
+    assert items == ["* Maduro six days ago"]
+
+
 def test_a_day_without_stories_sends_nothing(conn, db_url, settings, smtp_server) -> None:
     settings = smtp_server.configure(settings)
     add_subscriber_row(conn, "ana@example.org", created_at=_utc(1, 0), mode="daily",
