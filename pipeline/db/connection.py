@@ -146,11 +146,13 @@ def connect(url: str, **kwargs: object) -> psycopg.Connection:
 def connect_for_ingest(url: str) -> psycopg.Connection:
     """The cycle's connection: autocommit, and commits that do not wait for the disk.
 
-    Every cycle write is idempotent, so a crash losing the last fraction of a second of
-    commits (never corrupting or reordering them) only means the next cycle stores those
-    pages again; waiting for a WAL flush on each of thousands of small commits cost most
-    of the store's time. Anything that must not be redone (a sent email) commits on a
-    connection of its own, and its synchronous commit flushes these earlier ones too.
+    Every cycle write is idempotent, so a PostgreSQL crash losing the last fraction of a
+    second of commits (never corrupting or reordering them) means the next cycle stores
+    those pages again, with a later `discovered_at` and no alert if they are past the
+    alert window by then (docs/reliability.md); waiting for a WAL flush on each of
+    thousands of small commits cost most of the store's time. Anything that must not be
+    redone (a sent email) commits on a connection of its own, and its synchronous commit
+    flushes these earlier ones too.
     """
     return connect(url, autocommit=True, options="-c synchronous_commit=off")
 
