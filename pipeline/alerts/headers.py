@@ -8,6 +8,8 @@ CR/LF beforehand does not help because the encoded word carries them. So:
 
 - every header value goes through `clean_header`: encoded words decoded first,
   then controls stripped, and any `=?` left broken so no client decodes again;
+  display names (`header_address`) also lose the RFC 5322 specials, which 3.11.7
+  mis-folds;
 - every rendered message is serialized and re-parsed by `check_message`, which
   refuses it (`UnsafeMessage`) unless the bytes carry exactly the headers,
   values and parts newsmon set. The defence does not depend on the Python
@@ -68,7 +70,7 @@ def header_address(addr_spec: str, name: str | None = None) -> Address:
     """An address for From/To: the display name cleaned, an address that is not plain refused."""
     try:
         address = Address(display_name=clean_display_name(name), addr_spec=addr_spec)
-    except (ValueError, IndexError) as exc:  # the parser's HeaderParseError is a ValueError
+    except (ValueError, IndexError, MessageError) as exc:  # the parser raises all three
         raise UnsafeMessage(f"headers: {addr_spec!r} is not a plain address: {exc}") from exc
     if address.addr_spec != addr_spec:  # never mail other than the address we were given
         raise UnsafeMessage(f"headers: {addr_spec!r} is not a plain address")

@@ -75,7 +75,7 @@ def test_header_address_cleans_the_name_and_refuses_an_address_that_is_not_plain
     address = header_address("ana@example.org", f"Ana {PAYLOAD}")
     assert (address.display_name, address.addr_spec) == (f"Ana {AS_NAME}", "ana@example.org")
     for bad in ("ana@example.org\r\nBcc: eve@example.org", "ana@example.org, eve@example.org",
-                "Eve <eve@example.org>"):
+                "Eve <eve@example.org>", '"ana"@example.org', "@", ""):
         with pytest.raises(UnsafeMessage):
             header_address(bad, "Ana")
 
