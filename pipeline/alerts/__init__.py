@@ -4,7 +4,8 @@ The cycle calls `queue_alerts` inside the transaction that saves a match; the
 scheduler (or `newsmon alerts send|digest`) calls `send_pending` and
 `send_digests`. Modules: `subscribers` (who gets what), `outbox` (queue, claim,
 send, record), `digest` (daily digests), `stories` (what an email shows),
-`render` (templates -> EmailMessage), `smtp` (the server), `tokens` (signed links).
+`render` (templates -> EmailMessage), `headers` (clean header values, and the
+re-parse check no message skips), `smtp` (the server), `tokens` (signed links).
 """
 
 from pipeline.alerts.digest import send_digests

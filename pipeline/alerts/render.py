@@ -2,8 +2,10 @@
 
 Everything that came from a feed or a page (titles, outlet names, snippets,
 links) is untrusted: text loses every tag through nh3 with an empty allowlist
-and every control character (so CR/LF can never reach a header), links survive
-only as http(s), and the HTML templates autoescape what remains.
+and every control character, links survive only as http(s), and the HTML
+templates autoescape what remains. Header values go through `headers.clean_header`
+too, and no message leaves `_message` unless its bytes re-parse to exactly the
+headers and parts it set (see `headers`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 import nh3
 
+from pipeline.alerts.headers import check_message, clean_header, header_address
 from pipeline.alerts.smtp import sender_address
-from pipeline.alerts.subscribers import clean_name
 from pipeline.alerts.tokens import preferences_url, unsubscribe_url
 from pipeline.config import Settings
 
@@ -228,19 +230,24 @@ def message_id(kind: str, row_id: int, created_at: datetime, settings: Settings)
 
 def _message(settings: Settings, *, recipient: Recipient, subject: str, text: str, html_body: str,
              msg_id: str, list_id: str, now: datetime) -> EmailMessage:
+    """The email, refused (UnsafeMessage) unless its bytes carry exactly these headers and parts."""
+    headers: dict[str, str | Address] = {
+        "From": sender_address(settings),
+        "To": header_address(recipient.email, recipient.name),
+        "Subject": clean_header(subject, limit=MAX_SUBJECT),
+        "Date": format_datetime(now),
+        "Message-ID": clean_header(msg_id),
+        "List-Id": clean_header(list_id),
+        "List-Unsubscribe": clean_header(f"<{unsubscribe_url(settings, recipient.id)}>"),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Auto-Submitted": "auto-generated",  # RFC 3834: no vacation replies to us
+    }
     msg = EmailMessage()
-    msg["From"] = sender_address(settings)
-    msg["To"] = Address(display_name=clean_name(recipient.name) or "",
-                        addr_spec=clean_text(recipient.email))
-    msg["Subject"] = clean_text(subject, limit=MAX_SUBJECT)
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = msg_id
-    msg["List-Id"] = list_id
-    msg["List-Unsubscribe"] = f"<{unsubscribe_url(settings, recipient.id)}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to us
+    for name, value in headers.items():
+        msg[name] = value
     msg.set_content(text)
     msg.add_alternative(html_body, subtype="html")
+    check_message(msg, headers=headers, text=text, html=html_body)
     return msg
 
 

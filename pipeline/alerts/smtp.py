@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any, Self
 
+from pipeline.alerts.headers import clean_display_name, wire_bytes
 from pipeline.config import Settings
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def sender_address(settings: Settings) -> Address:
     if "@" not in addr:
         raise ValueError(f"alerts: NEWSMON_MAIL_FROM {settings.mail_from!r} has no address")
     username, domain = addr.rsplit("@", 1)
-    return Address(display_name=name, username=username, domain=domain)
+    return Address(display_name=clean_display_name(name), username=username, domain=domain)
 
 
 class Mailer:
@@ -150,7 +151,7 @@ class Mailer:
         smtp = self._smtp
         sender = message["From"].addresses[0].addr_spec
         recipients = [a.addr_spec for a in message["To"].addresses]
-        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        data = wire_bytes(message)  # the bytes render's check_message re-parsed
         try:
             reply = smtp.mail(sender)
         except (smtplib.SMTPException, OSError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
@@ -107,10 +108,53 @@ def test_no_title_or_name_can_add_a_header(title: str, name: str) -> None:
     parsed, _ = _alert(story, Recipient(id=1, email="ana@example.org", name=name,
                                         timezone="UTC"))
 
-    assert sorted(parsed.keys()) == sorted([
-        "From", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Unsubscribe",
-        "List-Unsubscribe-Post", "Auto-Submitted", "MIME-Version", "Content-Type"])
+    assert parsed.keys() == HEADERS
     assert [a.addr_spec for a in parsed["To"].addresses] == ["ana@example.org"]
+
+
+HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Unsubscribe",
+           "List-Unsubscribe-Post", "Auto-Submitted", "MIME-Version", "Content-Type"]
+# Reproduced on Python 3.11.7 (CVE-2024-6923 class): an encoded word hiding CR LF.
+ENCODED_PAYLOAD = "Maduro Venezuela =?utf-8?b?" + base64.b64encode(
+    b"\r\nList-Unsubscribe: <https://evil>\r\n\r\nYour account is locked").decode() + "?="
+
+
+def test_encoded_word_payload_in_title_and_name_stays_text() -> None:
+    story = _story(title=clean_text(ENCODED_PAYLOAD))
+    evil = Recipient(id=7, email="ana@example.org", name=f"Ana {ENCODED_PAYLOAD}",
+                     timezone="UTC")
+
+    parsed, wire = _alert(story, evil)
+
+    assert parsed.keys() == HEADERS  # one List-Unsubscribe, and nothing else added
+    assert str(parsed["List-Unsubscribe"]).strip().startswith("<https://news.example/unsubscribe/")
+    flattened = "Maduro Venezuela List-Unsubscribe: <https://evil> Your account is locked"
+    assert str(parsed["Subject"]) == f"[venezuela] {flattened}"
+    assert [(a.display_name, a.addr_spec) for a in parsed["To"].addresses] == [
+        ("Ana Maduro Venezuela List-Unsubscribe https //evil Your account is locked",
+         "ana@example.org")]
+    assert b"\r\nList-Unsubscribe: <https://evil>" not in wire
+    assert b"\r\nYour account is locked" not in wire
+    text = parsed.get_body(("plain",)).get_content()
+    html = parsed.get_body(("html",)).get_content()
+    assert text.splitlines()[0] == clean_text(ENCODED_PAYLOAD)  # inert in a body: never decoded
+    assert "https://evil" not in text + html and "Your account is locked" not in text + html
+
+
+def _encoded(text: str) -> str:
+    return f"=?utf-8?b?{base64.b64encode(text.encode('utf-8', 'surrogatepass')).decode()}?="
+
+
+@hyp_settings(max_examples=150, deadline=None)
+@given(title=st.text(max_size=120), name=st.text(max_size=60))
+def test_no_encoded_word_in_a_title_or_name_can_add_a_header(title: str, name: str) -> None:
+    story = _story(title=clean_text(f"News {_encoded(title)} {title}"))
+    parsed, _ = _alert(story, Recipient(id=1, email="ana@example.org",
+                                        name=f"{_encoded(name)} {name}", timezone="UTC"))
+
+    assert parsed.keys() == HEADERS
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["ana@example.org"]
+    assert "\n" not in str(parsed["Subject"]) and "\r" not in str(parsed["Subject"])
 
 
 def test_feed_html_is_stripped_and_only_http_links_survive() -> None:
