@@ -90,6 +90,7 @@ class Recipient:
     email: str
     name: str | None
     timezone: str
+    token_version: int = 0  # signed into the links (pipeline.alerts.tokens)
 
 
 # --- cleaning untrusted values -------------------------------------------------------------
@@ -236,7 +237,7 @@ def _message(settings: Settings, *, recipient: Recipient, subject: str, text: st
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = msg_id
     msg["List-Id"] = list_id
-    msg["List-Unsubscribe"] = f"<{unsubscribe_url(settings, recipient.id)}>"
+    msg["List-Unsubscribe"] = f"<{unsubscribe_url(settings, recipient)}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to us
     msg.set_content(text)
@@ -245,8 +246,8 @@ def _message(settings: Settings, *, recipient: Recipient, subject: str, text: st
 
 
 def _links(settings: Settings, recipient: Recipient) -> dict[str, str]:
-    return {"unsubscribe_url": unsubscribe_url(settings, recipient.id),
-            "preferences_url": preferences_url(settings, recipient.id)}
+    return {"unsubscribe_url": unsubscribe_url(settings, recipient),
+            "preferences_url": preferences_url(settings, recipient)}
 
 
 def render_alert(settings: Settings, *, recipient: Recipient, story: StoryView, watchlist: str,
