@@ -7,11 +7,15 @@ pass the result down.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_SOURCES_FILE = PACKAGE_DIR / "data" / "sources.toml"
@@ -55,8 +59,9 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     mail_from: str = "newsmon <alerts@localhost>"
-    public_url: str = "http://localhost:8025"
-    secret_key: str = ""  # signs unsubscribe links; see _home_secret_key
+    public_url: str = "http://localhost:8025"  # http only for loopback; see check_public_url
+    allow_http_public_url: bool = False  # local development on a LAN host, never production
+    secret_key: str = ""  # signs unsubscribe links; see _home_secret_key and check_secret_key
     alert_window_hours: float = 24.0
     raw_retention_days: float = 90.0  # raw responses kept for `newsmon reextract`
 
@@ -103,6 +108,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "NEWSMON_SMTP_PASSWORD": ("smtp_password", str),
     "NEWSMON_MAIL_FROM": ("mail_from", str),
     "NEWSMON_PUBLIC_URL": ("public_url", str),
+    "NEWSMON_ALLOW_HTTP_PUBLIC_URL": ("allow_http_public_url", bool),
     "NEWSMON_SECRET_KEY": ("secret_key", str),
     "NEWSMON_ALERT_WINDOW_HOURS": ("alert_window_hours", float),
     "NEWSMON_RAW_RETENTION_DAYS": ("raw_retention_days", float),
@@ -141,6 +147,76 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     return Settings(**values)  # type: ignore[arg-type]
 
 
+MIN_SECRET_KEY_BYTES = 32
+# Placeholders seen in examples and tutorials, compared without case or punctuation.
+_PLACEHOLDER_KEYS = frozenset({
+    "changeme", "change", "secret", "secretkey", "password", "passwd", "test", "testing",
+    "default", "example", "key", "newsmon", "replaceme", "placeholder", "insecure", "dev",
+    "development", "admin", "letmein", "qwerty", "12345678",
+})
+_PLACEHOLDER_MARKERS = ("changeme", "replaceme", "placeholder", "yoursecret")
+
+
+class SecretKeyError(ValueError):
+    """The secret key is missing, a placeholder, or too weak to sign links with."""
+
+
+def check_secret_key(key: str, *, source: str = "NEWSMON_SECRET_KEY") -> None:
+    """Refuse a key anyone could guess: links signed with it could be forged for anyone.
+
+    Raises SecretKeyError naming `source` (the variable or file the key came from).
+    """
+    normal = re.sub(r"[^a-z0-9]", "", key.lower())
+    if not key.strip():
+        why = "empty"
+    elif normal in _PLACEHOLDER_KEYS or any(m in normal for m in _PLACEHOLDER_MARKERS):
+        why = "a placeholder"
+    elif re.fullmatch(r"(.+?)\1+", key, flags=re.DOTALL):
+        why = "one short string repeated"  # "aaaa...", "changemechangeme..."
+    elif len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        why = f"shorter than {MIN_SECRET_KEY_BYTES} bytes"
+    else:
+        return
+    raise SecretKeyError(
+        f"config: {source} is {why}; it signs the unsubscribe and preferences links, so "
+        f"anyone who guesses it can forge them. Use {MIN_SECRET_KEY_BYTES}+ random bytes "
+        "(`openssl rand -hex 32`), or leave NEWSMON_SECRET_KEY unset to use the key newsmon "
+        "keeps in NEWSMON_HOME/secret.key")
+
+
+def check_public_url(settings: Settings) -> None:
+    """Links in emails must be https (RFC 8058, Gmail and Yahoo), except on this machine."""
+    parts = urlsplit(settings.public_url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"config: NEWSMON_PUBLIC_URL={settings.public_url!r} is not an "
+                         "http(s) URL with a host")
+    if parts.scheme == "http" and not (is_loopback_host(parts.hostname)
+                                       or settings.allow_http_public_url):
+        raise ValueError(
+            f"config: NEWSMON_PUBLIC_URL={settings.public_url!r} is http; unsubscribe links must "
+            "be https (RFC 8058; Gmail and Yahoo ignore others). Serve `newsmon serve` behind "
+            "TLS, or set NEWSMON_ALLOW_HTTP_PUBLIC_URL=1 for local development only")
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_link_settings(settings: Settings) -> None:
+    """What the links in emails need: a strong secret key and an https public URL.
+
+    Called where links are signed or read (sending alerts and digests, `newsmon serve`),
+    so a weak setting stops the run before any email or page goes out.
+    """
+    check_secret_key(settings.secret_key)
+    check_public_url(settings)
+
+
 def _home_secret_key(home: Path) -> str:
     """A random key kept in NEWSMON_HOME, so links cannot be forged out of the box.
 
@@ -148,10 +224,44 @@ def _home_secret_key(home: Path) -> str:
     """
     path = home / "secret.key"
     try:
-        return path.read_text(encoding="ascii").strip()
+        key = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
-        home.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(32)
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        key = _create_secret_key(path)
+    except (UnicodeDecodeError, OSError) as exc:
+        raise SecretKeyError(f"config: cannot read {path}: {exc}") from exc
+    try:
+        check_secret_key(key, source=str(path))
+    except SecretKeyError as exc:
+        # A short file is a crash mid-write (or a hand edit), never a key to trust.
+        raise SecretKeyError(f"{exc}. The file looks corrupt: delete it to make a new key "
+                             "(links already sent stop working)") from None
+    return key
+
+
+def _create_secret_key(path: Path) -> str:
+    """Write a new key whole or not at all; if another process got there first, use theirs.
+
+    The key goes to a private temp file, is flushed to disk, then hard-linked to its name:
+    link() fails if the name exists, so exactly one process wins and nobody ever reads a
+    half-written file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(MIN_SECRET_KEY_BYTES)
+    fd, tmp = tempfile.mkstemp(prefix=".secret.key.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
             f.write(key)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return path.read_text(encoding="ascii").strip()
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the new name survives a power cut too
+        finally:
+            os.close(dir_fd)
         return key
+    finally:
+        os.unlink(tmp)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.config import Settings
+from pipeline.config import Settings, check_link_settings
 from pipeline.terminal import printable
 
 
@@ -30,6 +30,14 @@ def _connect(settings: Settings):
 
 def _fail(exc: Exception) -> click.ClickException:
     return click.ClickException(str(exc))
+
+
+def _require_link_settings(settings: Settings) -> None:
+    """Stop before any work if links would be forgeable (weak key) or plain http."""
+    try:
+        check_link_settings(settings)
+    except ValueError as exc:
+        raise _fail(exc) from exc
 
 
 _hour = click.IntRange(0, 23)
@@ -191,6 +199,7 @@ def send_command(settings: Settings, limit: int, as_json: bool) -> None:
     """Send due immediate alerts (safe to run often, and in parallel)."""
     from pipeline.alerts.outbox import send_pending
 
+    _require_link_settings(settings)
     _print_report(send_pending(_db(settings), settings, limit=limit), as_json)
 
 
@@ -201,7 +210,16 @@ def digest_command(settings: Settings, as_json: bool) -> None:
     """Build the daily digests due now (each subscriber's local hour) and send them."""
     from pipeline.alerts.digest import send_digests
 
+    _require_link_settings(settings)
     _print_report(send_digests(_db(settings), settings), as_json)
+
+
+@alerts.command("check")
+@click.pass_obj
+def check_command(settings: Settings) -> None:
+    """Check the secret key and public URL the links in emails need; fail with the reason."""
+    _require_link_settings(settings)
+    click.echo("ok: secret key and public URL are fit for email links")
 
 
 @alerts.command("status")
@@ -233,6 +251,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
     """Serve the unsubscribe and preferences pages (links in emails use NEWSMON_PUBLIC_URL)."""
     from pipeline.web import serve as run_server
 
+    _require_link_settings(settings)
     try:
         run_server(settings, db_url=_db(settings), host=host, port=port)
     except OSError as exc:

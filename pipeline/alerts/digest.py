@@ -35,7 +35,7 @@ from pipeline.alerts.outbox import (
 from pipeline.alerts.render import StoryView, group_by_entity, render_digest
 from pipeline.alerts.smtp import Mailer
 from pipeline.alerts.stories import load_story
-from pipeline.config import Settings
+from pipeline.config import Settings, check_link_settings
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,8 @@ def _build(conn: psycopg.Connection, sub: dict[str, Any], *, local_date: date,
 
 _CLAIM_DIGEST = """
     SELECT d.id, d.attempts, d.created_at, d.local_date,
-           s.id AS subscriber_id, s.email, s.name, s.timezone, s.active AS deliverable
+           s.id AS subscriber_id, s.email, s.name, s.timezone, s.token_version,
+           s.active AS deliverable
     FROM digests d JOIN subscribers s ON s.id = d.subscriber_id
     WHERE d.status = 'pending' AND d.next_attempt_at <= %(now)s
     ORDER BY d.next_attempt_at, d.id
@@ -144,6 +145,7 @@ _CLAIM_DIGEST = """
 def send_digests(db: ConnectionSource, settings: Settings, *, now: datetime | None = None,
                  limit: int = 1000, mailer: Mailer | None = None) -> SendReport:
     """Build the digests due at `now`, then send every pending digest. Idempotent."""
+    check_link_settings(settings)  # before building: a weak key must not send forgeable links
     now = as_utc(now or utcnow())
     cache: dict[tuple, StoryView] = {}  # the day's stories recur in many digests
 

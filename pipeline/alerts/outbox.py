@@ -26,7 +26,7 @@ from psycopg.rows import dict_row
 from pipeline.alerts.render import Recipient, StoryView, render_alert
 from pipeline.alerts.smtp import Mailer, SmtpNotReached, SmtpRefused, SmtpUnavailable
 from pipeline.alerts.stories import load_story
-from pipeline.config import Settings
+from pipeline.config import Settings, check_link_settings
 from pipeline.db import connect
 from pipeline.models import Match
 
@@ -129,7 +129,7 @@ def open_connection(source: ConnectionSource):
 
 _CLAIM_ALERT = """
     SELECT al.id, al.article_id, al.story_id, al.watchlist, al.attempts, al.created_at,
-           s.id AS subscriber_id, s.email, s.name, s.timezone,
+           s.id AS subscriber_id, s.email, s.name, s.timezone, s.token_version,
            (s.active AND s.mode = 'immediate' AND al.watchlist = ANY(s.watchlists))
                AS deliverable
     FROM alerts al JOIN subscribers s ON s.id = al.subscriber_id
@@ -142,6 +142,7 @@ _CLAIM_ALERT = """
 def send_pending(db: ConnectionSource, settings: Settings, *, limit: int = 100,
                  now: datetime | None = None, mailer: Mailer | None = None) -> SendReport:
     """Send up to `limit` due alerts. Safe to run in several processes at once."""
+    check_link_settings(settings)  # before claiming: a weak key must not send forgeable links
     now = as_utc(now or utcnow())
     stories: dict[tuple, StoryView] = {}  # one story goes to many subscribers in a batch
 
@@ -173,7 +174,7 @@ def mailer_for(settings: Settings, given: Mailer | None):
 
 def recipient_from_row(row: dict[str, Any]) -> Recipient:
     return Recipient(id=row["subscriber_id"], email=row["email"], name=row["name"],
-                     timezone=row["timezone"])
+                     timezone=row["timezone"], token_version=row["token_version"])
 
 
 def deliver(conn: psycopg.Connection, mailer: Mailer, *, table: str, claim_sql: str,

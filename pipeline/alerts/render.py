@@ -92,6 +92,7 @@ class Recipient:
     email: str
     name: str | None
     timezone: str
+    token_version: int = 0  # signed into the links (pipeline.alerts.tokens)
 
 
 # --- cleaning untrusted values -------------------------------------------------------------
@@ -238,7 +239,7 @@ def _message(settings: Settings, *, recipient: Recipient, subject: str, text: st
         "Date": format_datetime(now),
         "Message-ID": clean_header(msg_id),
         "List-Id": clean_header(list_id),
-        "List-Unsubscribe": clean_header(f"<{unsubscribe_url(settings, recipient.id)}>"),
+        "List-Unsubscribe": clean_header(f"<{unsubscribe_url(settings, recipient)}>"),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "Auto-Submitted": "auto-generated",  # RFC 3834: no vacation replies to us
     }
@@ -252,8 +253,8 @@ def _message(settings: Settings, *, recipient: Recipient, subject: str, text: st
 
 
 def _links(settings: Settings, recipient: Recipient) -> dict[str, str]:
-    return {"unsubscribe_url": unsubscribe_url(settings, recipient.id),
-            "preferences_url": preferences_url(settings, recipient.id)}
+    return {"unsubscribe_url": unsubscribe_url(settings, recipient),
+            "preferences_url": preferences_url(settings, recipient)}
 
 
 def render_alert(settings: Settings, *, recipient: Recipient, story: StoryView, watchlist: str,

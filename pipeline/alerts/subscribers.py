@@ -46,6 +46,7 @@ class Subscriber:
     languages: tuple[str, ...]
     active: bool
     created_at: datetime
+    token_version: int  # signed into email links; bumped on unsubscribe (see sql/0012)
 
 
 @dataclass(slots=True)
@@ -56,7 +57,7 @@ class ImportReport:
 
 
 _COLUMNS = ("id, email, name, watchlists, mode, digest_hour, timezone, min_score, languages, "
-            "active, created_at")
+            "active, created_at, token_version")
 
 
 def _from_row(row: dict[str, Any]) -> Subscriber:
@@ -151,13 +152,16 @@ def _validated(*, watchlists: Sequence[str] | None = None, mode: str | None = No
 # --- queries -------------------------------------------------------------------------------
 
 def get_subscriber(conn: psycopg.Connection, *, email: str | None = None,
-                   subscriber_id: int | None = None) -> Subscriber | None:
+                   subscriber_id: int | None = None, lock: bool = False) -> Subscriber | None:
+    """The subscriber, by id or address; `lock` holds the row until the transaction ends."""
+    suffix = " FOR UPDATE" if lock else ""
     with conn.cursor(row_factory=dict_row) as cur:
         if subscriber_id is not None:
-            cur.execute(f"SELECT {_COLUMNS} FROM subscribers WHERE id = %s", (subscriber_id,))
+            cur.execute(f"SELECT {_COLUMNS} FROM subscribers WHERE id = %s{suffix}",
+                        (subscriber_id,))
         else:
-            cur.execute(f"SELECT {_COLUMNS} FROM subscribers WHERE lower(email) = lower(%s)",
-                        (email.strip(),))
+            cur.execute(f"SELECT {_COLUMNS} FROM subscribers WHERE lower(email) = lower(%s)"
+                        f"{suffix}", (email.strip(),))
         row = cur.fetchone()
     return _from_row(row) if row else None
 
@@ -208,16 +212,23 @@ def update_subscriber(conn: psycopg.Connection, *, email: str | None = None,
                       mode: str | None = None, name: str | None = None,
                       digest_hour: int | None = None, timezone: str | None = None,
                       min_score: float | None = None, languages: Sequence[str] | None = None,
-                      active: bool | None = None, via: str = "cli") -> Subscriber:
-    """Change the given fields (None leaves a field as it is)."""
+                      active: bool | None = None, via: str = "cli",
+                      token_version: int | None = None) -> Subscriber:
+    """Change the given fields (None leaves a field as it is).
+
+    With `token_version` (a change made through an emailed link), the change happens only
+    if the subscriber's links are still that version: an unsubscribe that lands first wins.
+    """
     values = _validated(watchlists=watchlists, mode=mode, name=name, digest_hour=digest_hour,
                         timezone=timezone, min_score=min_score, languages=languages)
     if active is not None:
         values["active"] = active
     with conn.transaction():
-        current = get_subscriber(conn, email=email, subscriber_id=subscriber_id)
+        current = get_subscriber(conn, email=email, subscriber_id=subscriber_id, lock=True)
         if current is None:
             raise SubscriberError(f"subscribers: no subscriber {email or subscriber_id}")
+        if token_version is not None and token_version != current.token_version:
+            raise SubscriberError("subscribers: this link is no longer valid")
         changed = {k: v for k, v in values.items()
                    if _comparable(getattr(current, k)) != _comparable(v)}
         activation = changed.pop("active", None)
@@ -268,12 +279,16 @@ def _deactivate(conn: psycopg.Connection, subscriber_id: int, *, via: str) -> No
     _log_event(conn, subscriber_id, "unsubscribe", via, {})
 
 
-def unsubscribe(conn: psycopg.Connection, subscriber_id: int, *, via: str) -> bool:
-    """Stop all email to the subscriber; True if they were active. Idempotent."""
+def unsubscribe(conn: psycopg.Connection, subscriber_id: int, *, via: str,
+                token_version: int | None = None) -> bool:
+    """Stop all email to the subscriber; True if they were active. Idempotent.
+
+    With `token_version` (an emailed link), only if their links are still that version.
+    """
     with conn.transaction():
-        row = conn.execute("SELECT active FROM subscribers WHERE id = %s FOR UPDATE",
-                           (subscriber_id,)).fetchone()
-        if row is None or not row[0]:
+        row = conn.execute("SELECT active, token_version FROM subscribers WHERE id = %s "
+                           "FOR UPDATE", (subscriber_id,)).fetchone()
+        if row is None or not row[0] or token_version not in (None, row[1]):
             return False
         _deactivate(conn, subscriber_id, via=via)
         return True

@@ -50,7 +50,6 @@ def conn(db_url: str):
 @pytest.fixture
 def site(settings, db_url):
     """Settings whose public URL is the running web app, and a local SMTP server."""
-    settings = settings.replace(secret_key="browser-test-secret")
     with serve_app(lambda url: create_app(settings.replace(public_url=url), db_url=db_url)) \
             as base_url, SmtpServer() as smtp:
         yield smtp.configure(settings.replace(public_url=base_url)), smtp

@@ -4,7 +4,9 @@
         httpx.get(url + "/healthz")
 
 The socket is bound before the app is built, so the app can know its own URL
-(the links it puts in emails must point back at it).
+(the links it puts in emails must point back at it). `make_app` may instead return
+a whole `uvicorn.Config` (as `pipeline.web.server_config` builds for `newsmon serve`);
+its host and port are ignored for the bound socket.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ def serve_app(make_app: Callable[[str], Any], *, host: str = "127.0.0.1") -> Ite
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     base_url = f"http://{host}:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(make_app(base_url), log_level="warning",
-                                           lifespan="off"))
+    made = make_app(base_url)
+    config = made if isinstance(made, uvicorn.Config) else uvicorn.Config(
+        made, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
                               name="uvicorn-test")
     thread.start()

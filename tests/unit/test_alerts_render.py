@@ -25,7 +25,7 @@ from pipeline.alerts.render import (
     render_digest,
     safe_url,
 )
-from pipeline.alerts.tokens import read_token
+from pipeline.alerts.tokens import UNSUBSCRIBE, read_token
 from pipeline.config import load_settings
 
 NOW = datetime(2026, 11, 14, 12, 0, tzinfo=UTC)
@@ -67,7 +67,7 @@ def test_alert_headers() -> None:
     assert str(parsed["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
     unsubscribe = str(parsed["List-Unsubscribe"]).strip()
     assert unsubscribe.startswith("<https://news.example/unsubscribe/")
-    assert read_token("k", unsubscribe[1:-1].rsplit("/", 1)[1]) == 7
+    assert read_token("k", unsubscribe[1:-1].rsplit("/", 1)[1], purpose=UNSUBSCRIBE).subscriber_id == 7
 
 
 def test_alert_has_text_and_html_parts_with_everything_a_reader_needs() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -9,33 +10,83 @@ import pytest
 from pipeline.alerts.digest import due_date
 from pipeline.alerts.outbox import MAX_BACKOFF, backoff, is_fresh
 from pipeline.alerts.smtp import sender_address, smtp_settings_from_connection
-from pipeline.alerts.tokens import read_token, subscriber_token
+from pipeline.alerts.tokens import (
+    PREFERENCES,
+    UNSUBSCRIBE,
+    TokenClaim,
+    read_token,
+    subscriber_token,
+)
 from pipeline.config import load_settings
 
 SETTINGS = load_settings(env={"NEWSMON_HOME": "/nonexistent"})
 NOW = datetime(2026, 11, 14, 12, 0, tzinfo=UTC)
 
 
-def test_token_round_trip_and_forgeries() -> None:
-    token = subscriber_token("secret", 42)
+@dataclass(frozen=True)
+class Holder:
+    id: int
+    token_version: int = 0
 
-    assert read_token("secret", token) == 42
-    assert read_token("other-secret", token) is None
-    assert read_token("secret", token.replace("NDI", "NDM")) is None  # id swapped, signature kept
-    assert read_token("secret", subscriber_token("secret", 43)) == 43
-    assert subscriber_token("secret", 42) != subscriber_token("secret", 43)
-    assert read_token("secret", "") is None
-    assert read_token("secret", "42") is None
+
+def test_token_round_trip_and_forgeries() -> None:
+    token = subscriber_token("secret", Holder(42), purpose=UNSUBSCRIBE)
+    other = subscriber_token("secret", Holder(43), purpose=UNSUBSCRIBE)
+    swapped = other.split(".")[0] + "." + token.split(".")[1]  # id swapped, signature kept
+
+    assert read_token("secret", token, purpose=UNSUBSCRIBE) == TokenClaim(42, 0)
+    assert read_token("other-secret", token, purpose=UNSUBSCRIBE) is None
+    assert read_token("secret", swapped, purpose=UNSUBSCRIBE) is None
+    assert read_token("secret", subscriber_token("secret", Holder(43, 5), purpose=UNSUBSCRIBE),
+                      purpose=UNSUBSCRIBE) == TokenClaim(43, 5)
+    assert read_token("secret", "", purpose=UNSUBSCRIBE) is None
+    assert read_token("secret", "42", purpose=UNSUBSCRIBE) is None
+
+
+def test_a_token_opens_only_the_page_it_was_made_for() -> None:
+    unsubscribe = subscriber_token("secret", Holder(42), purpose=UNSUBSCRIBE)
+    preferences = subscriber_token("secret", Holder(42), purpose=PREFERENCES)
+
+    assert read_token("secret", unsubscribe, purpose=PREFERENCES) is None
+    assert read_token("secret", preferences, purpose=UNSUBSCRIBE) is None
+    assert read_token("secret", preferences, purpose=PREFERENCES) == TokenClaim(42, 0)
+
+
+def test_tokens_expire() -> None:
+    now = 2_000_000_000.0
+    day = 86_400
+
+    def age(purpose: str, days: float) -> TokenClaim | None:
+        token = subscriber_token("secret", Holder(42), purpose=purpose, now=now - days * day)
+        return read_token("secret", token, purpose=purpose, now=now)
+
+    assert age(UNSUBSCRIBE, 364) == TokenClaim(42, 0)
+    assert age(UNSUBSCRIBE, 366) is None
+    assert age(PREFERENCES, 89) == TokenClaim(42, 0)
+    assert age(PREFERENCES, 91) is None
 
 
 def test_a_token_signed_for_something_else_is_refused() -> None:
     from itsdangerous import URLSafeSerializer
 
-    other_use = URLSafeSerializer("secret", salt="something-else").dumps(42)
-    not_an_id = URLSafeSerializer("secret", salt="newsmon.subscription").dumps("42")
+    other_use = URLSafeSerializer("secret", salt="something-else").dumps([42, 0, 2**31])
+    not_ids = URLSafeSerializer("secret", salt="newsmon.unsubscribe").dumps(["42", 0, 2**31])
+    short = URLSafeSerializer("secret", salt="newsmon.unsubscribe").dumps([42, 0])
 
-    assert read_token("secret", other_use) is None
-    assert read_token("secret", not_an_id) is None
+    for token in (other_use, not_ids, short):
+        assert read_token("secret", token, purpose=UNSUBSCRIBE) is None
+
+
+def test_links_sent_before_token_versions_may_only_unsubscribe_as_version_0() -> None:
+    from itsdangerous import URLSafeSerializer
+
+    legacy = URLSafeSerializer("secret", salt="newsmon.subscription").dumps(42)
+    legacy_not_an_id = URLSafeSerializer("secret", salt="newsmon.subscription").dumps("42")
+
+    assert read_token("secret", legacy, purpose=UNSUBSCRIBE) == TokenClaim(42, 0)
+    assert read_token("secret", legacy, purpose=PREFERENCES) is None
+    assert read_token("other-secret", legacy, purpose=UNSUBSCRIBE) is None
+    assert read_token("secret", legacy_not_an_id, purpose=UNSUBSCRIBE) is None
 
 
 @pytest.mark.parametrize("published, fresh", [
