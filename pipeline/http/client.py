@@ -1,10 +1,11 @@
 """`HttpClient`: every request newsmon makes goes through `fetch`.
 
-One fetch = up to `max_redirects` hops, each checked by the SSRF guard (at connect time, see
-`pipeline.http.transport`; and robots.txt for article pages) and retried on its own when the failure looks temporary. The request
-deadline is a budget of network time for the whole fetch (all hops and attempts); waiting
-for a free slot or sleeping between attempts does not spend it, so a queue behind a slow
-host never turns into timeouts, yet a server trickling one byte a second is cut off.
+One fetch = up to `max_redirects` hops, each checked by the SSRF guard (on every connection,
+see `pipeline.http.transport`) and robots.txt (article pages), and retried on its own when
+the failure looks temporary. The request deadline is a budget of network time for the
+whole fetch (all hops and attempts); waiting for a free slot or sleeping between attempts
+does not spend it, so a queue behind a slow host never turns into timeouts, yet a server
+trickling one byte a second is cut off.
 """
 
 from __future__ import annotations

@@ -31,10 +31,15 @@ async def resolve_host(host: str, port: int) -> list[str]:
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, policy: AddressPolicy, *, resolve: Resolve = resolve_host) -> None:
+    """Wraps a backend (httpcore's AnyIO one by default) that is only ever given IP literals."""
+
+    def __init__(
+        self, policy: AddressPolicy, *, resolve: Resolve = resolve_host,
+        backend: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
         self._policy = policy
         self._resolve = resolve
-        self._backend = httpcore.AnyIOBackend()
+        self._backend = backend or httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
