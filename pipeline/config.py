@@ -41,6 +41,7 @@ class Settings:
     retry_after_max_s: float = 60.0  # a longer Retry-After gives up (retryable) instead of sleeping
     allow_private_networks: bool = False
     allowed_networks: tuple[str, ...] = ()  # CIDRs reachable despite the SSRF guard (intranet feeds)
+    allowed_ports: tuple[str, ...] = ()  # ports besides 80 and 443 open on public hosts
     respect_robots: bool = True
     extract_workers: int = 0  # 0: one per core
     extract_timeout_s: float = 30.0
@@ -92,6 +93,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "NEWSMON_RETRY_AFTER_MAX": ("retry_after_max_s", float),
     "NEWSMON_ALLOW_PRIVATE_NETWORKS": ("allow_private_networks", bool),
     "NEWSMON_ALLOWED_NETWORKS": ("allowed_networks", tuple),  # comma-separated CIDRs
+    "NEWSMON_ALLOWED_PORTS": ("allowed_ports", tuple),  # comma-separated port numbers
     "NEWSMON_RESPECT_ROBOTS": ("respect_robots", bool),
     "NEWSMON_EXTRACT_WORKERS": ("extract_workers", int),
     "NEWSMON_EXTRACT_TIMEOUT": ("extract_timeout_s", float),

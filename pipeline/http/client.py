@@ -1,10 +1,11 @@
 """`HttpClient`: every request newsmon makes goes through `fetch`.
 
-One fetch = up to `max_redirects` hops, each checked by the SSRF guard (and robots.txt for
-article pages) and retried on its own when the failure looks temporary. The request
-deadline is a budget of network time for the whole fetch (all hops and attempts); waiting
-for a free slot or sleeping between attempts does not spend it, so a queue behind a slow
-host never turns into timeouts, yet a server trickling one byte a second is cut off.
+One fetch = up to `max_redirects` hops, each checked by the SSRF guard (on every connection,
+see `pipeline.http.transport`) and robots.txt (article pages), and retried on its own when
+the failure looks temporary. The request deadline is a budget of network time for the
+whole fetch (all hops and attempts); waiting for a free slot or sleeping between attempts
+does not spend it, so a queue behind a slow host never turns into timeouts, yet a server
+trickling one byte a second is cut off.
 """
 
 from __future__ import annotations
@@ -27,9 +28,17 @@ import httpx
 from pipeline.config import Settings
 from pipeline.http.body import ACCEPT_ENCODING, read_capped
 from pipeline.http.errors import FetchError, is_transient_status, status_text
-from pipeline.http.guard import check_url, parse_networks, parse_url
+from pipeline.http.guard import (
+    AddressPolicy,
+    RefusedAddress,
+    check_url,
+    parse_networks,
+    parse_ports,
+    parse_url,
+)
 from pipeline.http.hosts import Politeness
 from pipeline.http.robots import RobotsCache
+from pipeline.http.transport import GuardedTransport, Resolve, resolve_host
 from pipeline.models import Response
 
 log = logging.getLogger(__name__)
@@ -80,19 +89,23 @@ class HttpClient:
             response = await client.fetch(url, etag=etag, last_modified=last_modified)
     """
 
-    def __init__(
-        self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, *, resolve: Resolve = resolve_host) -> None:
         self.settings = settings
-        self._allowed = parse_networks(settings.allowed_networks)
+        self._policy = AddressPolicy(
+            allow_private=settings.allow_private_networks,
+            networks=parse_networks(settings.allowed_networks),
+            ports=parse_ports(settings.allowed_ports),
+        )
         self._politeness = Politeness(
             concurrency=settings.concurrency,
             per_host=settings.per_host_concurrency,
             delay_s=settings.per_host_delay_s,
         )
         self._robots = RobotsCache(self._load_robots_txt, user_agent=settings.user_agent)
+        limits = httpx.Limits(max_connections=settings.concurrency)
         self._client = httpx.AsyncClient(
-            transport=transport,
+            # Every connection, whichever hop, retry or robots.txt it serves, is vetted here.
+            transport=GuardedTransport(self._policy, limits=limits, resolve=resolve),
             headers={"user-agent": settings.user_agent, "accept-encoding": ACCEPT_ENCODING},
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout_s,
@@ -100,8 +113,7 @@ class HttpClient:
                 write=settings.read_timeout_s,
                 pool=settings.connect_timeout_s,
             ),
-            limits=httpx.Limits(max_connections=settings.concurrency),
-            follow_redirects=False,  # each hop must pass the SSRF guard first
+            follow_redirects=False,  # each hop is checked (robots.txt, headers) on its own
             trust_env=False,  # no proxy or netrc from the environment: explicit settings only
         )
 
@@ -171,7 +183,7 @@ class HttpClient:
         permanent: str | None = None
         moved_for_good = True
         while True:
-            await self._check_allowed(url, robots=robots, budget=budget)
+            await self._check_allowed(url, robots=robots)
             own = headers if url.copy_with(path="/", query=None) == origin else {}
             hop = await self._send(url, {**own, **conditional}, budget=budget,
                                    max_bytes=max_bytes)
@@ -204,13 +216,8 @@ class HttpClient:
                              url=str(hop.url), status=hop.status) from exc
         return parse_url(str(joined))
 
-    async def _check_allowed(self, url: httpx.URL, *, robots: bool, budget: Budget) -> None:
-        if not self.settings.allow_private_networks:
-            try:
-                async with budget.spend():  # a hanging DNS lookup spends the deadline too
-                    await check_url(url, allowed=self._allowed)
-            except TimeoutError as exc:
-                raise _deadline_error(self.settings, url) from exc
+    async def _check_allowed(self, url: httpx.URL, *, robots: bool) -> None:
+        check_url(url, self._policy)  # names are vetted when the connection is made
         if robots and not await self._robots.allows(url):
             raise FetchError("disallowed by robots.txt", kind="robots", url=str(url))
 
@@ -286,6 +293,8 @@ class HttpClient:
                            headers=dict(response.headers.items()), body=body)
         except TimeoutError as exc:
             raise _deadline_error(self.settings, url) from exc
+        except RefusedAddress as exc:
+            raise FetchError(str(exc), kind="ssrf", url=str(url)) from exc
         except httpx.HTTPError as exc:
             raise _transport_error(exc, url) from exc
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import select
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -105,7 +106,9 @@ class LoopbackServer:
         routes: Mapping[str, Route] | None = None,
         *,
         host: str = "127.0.0.1",
+        port: int = 0,  # 0: any free port
         in_flight: InFlight | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if not host.startswith("127."):
             raise ValueError("loopback: tests serve from 127.0.0.0/8 only")
@@ -115,7 +118,10 @@ class LoopbackServer:
         self.shared_in_flight = in_flight
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._httpd = _QuietServer((host, 0), _handler_class(self))
+        self._httpd = _QuietServer((host, port), _handler_class(self))
+        self.scheme = "https" if tls else "http"
+        if tls:  # every accepted connection speaks TLS (the handshake runs in accept)
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         self.host, self.port = self._httpd.server_address[:2]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -141,7 +147,7 @@ class LoopbackServer:
     # -- what tests read -----------------------------------------------------------
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, path: str = "/") -> str:
         return self.base_url + path
