@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline.config import Settings, load_settings
-from pipeline.db import DatabaseUnavailable
+from pipeline.db import DatabaseError, DatabaseUnavailable
 from pipeline.db.migrate import SchemaMismatch
 from pipeline.terminal import printable
 
@@ -94,6 +94,9 @@ def _run_with_progress(settings: Settings, sources: list, db_url: str, *,
         except DatabaseUnavailable as exc:
             console.print(f"[red]{exc}[/red]")
             sys.exit(2)
+        except DatabaseError as exc:  # refused, not unreachable: retrying soon will not help
+            console.print(f"[red]{exc}[/red]")
+            sys.exit(1)
 
 
 def _print_summary(summary) -> None:

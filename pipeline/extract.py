@@ -30,6 +30,7 @@ from trafilatura.settings import Document
 
 from pipeline.encoding import decode_html, repair_mojibake
 from pipeline.models import Article
+from pipeline.text import MAX_NAME, MAX_URL, clean_author, clean_summary, clean_text, clean_title
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +95,13 @@ def extract_article(body: bytes, *, url: str, content_type: str | None = None) -
     return Article(
         url=url,
         canonical_url=url,
-        title=repair_mojibake(doc.title or ""),
+        title=clean_title(doc.title),
         text=text,
-        author=_repaired(doc.author),
+        author=clean_author(doc.author),
         published_at=page_date(doc.date, tree=tree, url=url),
         lang=page_language(tree),
-        site_name=_repaired(doc.sitename),
-        description=_repaired(doc.description),
+        site_name=clean_text(doc.sitename, limit=MAX_NAME) or None,
+        description=clean_summary(doc.description) or None,
         image_url=doc.image or None,
         categories=_labels(doc.categories),
         tags=_labels(doc.tags),
@@ -128,12 +129,8 @@ def main_text(tree: HtmlElement, *, url: str) -> tuple[str, Document | None]:
     return text, doc
 
 
-def _repaired(value: str | None) -> str | None:
-    return repair_mojibake(value) if value else None
-
-
 def _labels(values: list[str] | None) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(repair_mojibake(v) for v in values or () if v))
+    return tuple(dict.fromkeys(label for v in values or () if (label := clean_text(v, limit=MAX_NAME))))
 
 
 def page_date(value: str | None, *, tree: HtmlElement, url: str) -> datetime | None:
@@ -179,13 +176,17 @@ def page_language(tree: HtmlElement) -> str | None:
 
 
 def page_canonical_url(tree: HtmlElement, *, base_url: str) -> str | None:
-    """The URL the page names as its own (<link rel=canonical>, then og:url), made absolute."""
+    """The URL the page names as its own (<link rel=canonical>, then og:url), made absolute.
+
+    One longer than MAX_URL is ignored: the page is then known by the URL it came from.
+    """
     for href in tree.xpath(
         '//head/link[contains(concat(" ", normalize-space(@rel), " "), " canonical ")]/@href'
         ' | //head/meta[@property="og:url"]/@content'
     ):
         if href.strip():
-            return urljoin(base_url, href.strip())
+            absolute = urljoin(base_url, href.strip())
+            return absolute if len(absolute) <= MAX_URL else None
     return None
 
 

@@ -136,3 +136,5 @@ class Outcome(enum.StrEnum):
     ALREADY_SEEN = "already-seen"
     FAILED_FETCH = "failed-fetch"
     FAILED_EXTRACT = "failed-extract"
+    FAILED_STORE = "failed-store"  # the database refused the article (a limit, a constraint)
+    REJECTED = "rejected"  # refused where it entered, never fetched (a link over MAX_URL)

@@ -211,7 +211,9 @@ def error_class(error: Exception | None) -> str | None:
         return "skipped"
     if isinstance(error, FeedParseError):
         return "parse"
-    return "config"
+    if isinstance(error, ValueError):
+        return "config"
+    return "unexpected"  # a bug or a database refusal while ingesting the source's entries
 
 
 def _follow_permanent_redirect(conn: psycopg.Connection, source: Source, result: PollResult,

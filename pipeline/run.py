@@ -7,10 +7,13 @@ event loop, extraction in a process pool, so neither waits for the other.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import logging
 import os
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property, partial
@@ -20,7 +23,14 @@ import psycopg
 from pipeline import polling
 from pipeline.alerts import queue_alerts
 from pipeline.config import Settings
-from pipeline.db import DatabaseUnavailable, connect, connect_for_ingest, queries
+from pipeline.db import (
+    DatabaseUnavailable,
+    connect,
+    connect_for_ingest,
+    database_error,
+    is_connection_lost,
+    queries,
+)
 from pipeline.dedup import canonical_url
 from pipeline.extract import ExtractError, ExtractPool, extract_article
 from pipeline.fulltext import Fulltext, judge_fulltext, save_raw, source_baseline
@@ -36,6 +46,7 @@ from pipeline.stories import (
     store_article,
     text_keys,
 )
+from pipeline.text import MAX_URL, printable
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +84,16 @@ class RunSummary:
             "already_seen": self.outcomes[Outcome.ALREADY_SEEN],
             "failed_fetch": self.outcomes[Outcome.FAILED_FETCH],
             "failed_extract": self.outcomes[Outcome.FAILED_EXTRACT],
+            "failed_store": self.outcomes[Outcome.FAILED_STORE],
+            "rejected": self.outcomes[Outcome.REJECTED],
             "errors": len(self.errors),
         }
 
 
 def run_cycle(settings: Settings, *, sources: list[Source], db_url: str,
               observer: Observer | None = None, due_only: bool = False) -> RunSummary:
-    """One whole cycle in this process. Raises DatabaseUnavailable.
+    """One whole cycle in this process. Raises DatabaseUnavailable, or DatabaseError when
+    the database refuses the cycle's own bookkeeping (never for one item or one source).
 
     Polls every registered source, or with `due_only` those whose schedule says
     so. A second cycle started while one runs skips instead of doing the work twice.
@@ -87,9 +101,9 @@ def run_cycle(settings: Settings, *, sources: list[Source], db_url: str,
     try:
         return _run_locked(settings, sources=sources, db_url=db_url, observer=observer,
                            due_only=due_only)
-    except psycopg.OperationalError as exc:  # e.g. the server restarted under the cycle
+    except psycopg.Error as exc:  # e.g. the server restarted under the cycle
         # Each stored item is its own transaction, so the next cycle picks up the rest.
-        raise DatabaseUnavailable(f"db: connection lost during the cycle: {exc}") from exc
+        raise database_error(exc, during="during the cycle") from exc
 
 
 def _run_locked(settings: Settings, *, sources: list[Source], db_url: str,
@@ -104,8 +118,9 @@ def _run_locked(settings: Settings, *, sources: list[Source], db_url: str,
             chosen = polling.due_sources(lock_conn, chosen)
         ids = [s.id for s in chosen]
         run_id = queries.start_run(lock_conn)
-        summary = run_shard(settings, db_url=db_url, run_id=run_id, source_ids=ids,
-                            observer=observer)
+        with _failed_on_error(db_url, run_id):
+            summary = run_shard(settings, db_url=db_url, run_id=run_id, source_ids=ids,
+                                observer=observer)
         finish_run(db_url, run_id=run_id)
         return summary
 
@@ -145,9 +160,26 @@ def run_shard(settings: Settings, *, db_url: str, run_id: int, source_ids: list[
     return summary
 
 
-def finish_run(db_url: str, *, run_id: int, status: str = "completed") -> dict:
+def finish_run(db_url: str, *, run_id: int, status: str = "completed",
+               error: str | None = None) -> dict:
     with connect(db_url, autocommit=True) as conn:
-        return queries.finish_run(conn, run_id, status=status)
+        return queries.finish_run(conn, run_id, status=status, error=error)
+
+
+@contextlib.contextmanager
+def _failed_on_error(db_url: str, run_id: int) -> Iterator[None]:
+    """Close the run as failed, with its error, if the body raises: no run stays 'running'."""
+    try:
+        yield
+    except BaseException as exc:
+        error = (str(database_error(exc, during="during the cycle"))
+                 if isinstance(exc, psycopg.Error) else f"{type(exc).__name__}: {exc}")
+        try:
+            finish_run(db_url, run_id=run_id, status="failed", error=printable(error))
+        except (psycopg.Error, DatabaseUnavailable) as closing:
+            # The database is gone; the next cycle closes the run (close_interrupted_runs).
+            log.warning("run: could not mark run %s failed: %s", run_id, closing)
+        raise
 
 
 class _Cycle:
@@ -201,10 +233,25 @@ class _Cycle:
         return self._pool
 
     async def poll_source(self, source: Source) -> None:
+        """Poll one source and ingest its new entries.
+
+        Whatever goes wrong fails this source alone, recorded in its poll record and the
+        summary; only a lost database ends the cycle.
+        """
         state = self._poll_states[source.id]
-        result = await polling.poll_source(self.client, source, etag=state.etag,
-                                           last_modified=state.last_modified)
-        fresh: list[tuple[str, FeedItem]] = []
+        started = time.monotonic()
+        try:
+            result = await polling.poll_source(self.client, source, etag=state.etag,
+                                               last_modified=state.last_modified)
+            fresh = await self.ingest_entries(source, result)
+            await self.db(polling.record_poll, source, result, run_id=self.summary.run_id,
+                          items_new=len(fresh), health=state.health)
+        except Exception as exc:
+            if is_connection_lost(exc):
+                raise
+            log.exception("run: source %s failed unexpectedly", source.name)
+            result = await self.record_failed_source(source, exc, started=started,
+                                                     state=state)
         if result.status == "error":
             self.summary.sources_failed += 1
             self.summary.errors.append(f"{source.name}: {result.error}")
@@ -212,11 +259,40 @@ class _Cycle:
             self.summary.sources_not_modified += 1
         else:
             self.summary.sources_polled += 1
-            fresh = await self.fresh_items(source, result.items)
-            self.notify("items-found", len(fresh))
-            await asyncio.gather(*(self.process_item(source, key, item) for key, item in fresh))
-        await self.db(polling.record_poll, source, result, run_id=self.summary.run_id,
-                      items_new=len(fresh), health=state.health)
+
+    async def ingest_entries(self, source: Source,
+                             result: polling.PollResult) -> list[tuple[str, FeedItem]]:
+        """Process the entries of a successful poll; returns those that were new."""
+        if result.status in ("error", "not-modified"):
+            return []
+        fresh = await self.fresh_items(source, result.items)
+        self.notify("items-found", len(fresh))
+        # Every entry finishes before an unexpected error fails the source.
+        done = await asyncio.gather(*(self.process_item(source, key, item)
+                                      for key, item in fresh), return_exceptions=True)
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return fresh
+
+    async def record_failed_source(self, source: Source, exc: Exception, *, started: float,
+                                   state: polling.PollState) -> polling.PollResult:
+        """Record a poll that failed on something unexpected (a bug, a database refusal)."""
+        error = (database_error(exc, during=f"while ingesting {source.name}")
+                 if isinstance(exc, psycopg.Error)
+                 else RuntimeError(f"run: unexpected {type(exc).__name__}: {exc}"))
+        result = polling.PollResult(
+            status="error", started=started, url=source.url,
+            error=RuntimeError(printable(str(error))),
+            policy=polling.SchedulePolicy.from_settings(self.settings))
+        try:
+            await self.db(polling.record_poll, source, result, run_id=self.summary.run_id,
+                          items_new=0, health=state.health)
+        except psycopg.Error as failed:
+            if is_connection_lost(failed):
+                raise
+            log.error("run: could not record the failure of %s: %s", source.name, failed)
+        return result
 
     async def fresh_items(self, source: Source, items: list[FeedItem]) -> list[tuple[str, FeedItem]]:
         """The entries worth fetching: not settled before and not stored under any URL,
@@ -224,15 +300,22 @@ class _Cycle:
         by_key: dict[str, FeedItem] = {}
         for item in items:
             item = replace(item, url=canonical_url(item.url))
-            by_key.setdefault(item.guid or item.url, item)  # duplicate guids inside one feed
+            by_key.setdefault(item_key(item), item)  # duplicate guids inside one feed
         self.summary.items_seen += len(by_key)
         settled = await self.db(queries.settled_item_keys, source.id, list(by_key))
-        known = await self.db(known_articles, [i.url for i in by_key.values()])
+        known = await self.db(known_articles, [i.url for i in by_key.values()
+                                               if len(i.url) <= MAX_URL])
         now = datetime.now(UTC)
         fresh = []
         for key, item in by_key.items():
             stored = known.get(item.url)
-            if stored is not None and _updated_since_fetched(item, stored, now=now):
+            if len(item.url) > MAX_URL and key not in settled:
+                # Never fetched; recorded (cut to fit) so the operator sees what was refused.
+                await self.record(source, key, replace(item, url=item.url[: MAX_URL - 1] + "…"),
+                                  Outcome.REJECTED,
+                                  error=f"url: {len(item.url):,} characters, over the "
+                                        f"{MAX_URL:,} limit")
+            elif stored is not None and _updated_since_fetched(item, stored, now=now):
                 fresh.append((key, item))
             elif key in settled:
                 self.summary.outcomes[Outcome.ALREADY_SEEN] += 1
@@ -281,11 +364,19 @@ class _Cycle:
         full = judge_fulltext(article=article, item=item, page_date=page.article.published_at,
                               match=match, watchlist=self.watchlist,
                               baseline_chars=await self.baseline(source))
-        outcome = await self.db(
-            _store_with_item, source=source, key=key, item=item, article=article, full=full,
-            response=response, keys=page.keys,
-            alert_window_hours=self.settings.alert_window_hours,
-        )
+        try:
+            outcome = await self.db(
+                _store_with_item, source=source, key=key, item=item, article=article,
+                full=full, response=response, keys=page.keys,
+                alert_window_hours=self.settings.alert_window_hours,
+            )
+        except (psycopg.Error, UnicodeError) as exc:  # UnicodeError: a value not UTF-8 encodable
+            if is_connection_lost(exc):
+                raise
+            # The item's transaction rolled back alone; the rest of the cycle goes on.
+            await self.record(source, key, item, Outcome.FAILED_STORE,
+                              error=f"store: {type(exc).__name__}: {exc}")
+            return
         self.summary.outcomes[outcome] += 1
         self.notify("item-done", 1)
 
@@ -311,10 +402,27 @@ class _Cycle:
                      article_id: int | None = None, error: str | None = None) -> None:
         self.summary.outcomes[outcome] += 1
         if error:
+            error = printable(error)  # database messages can quote the value they refused
             self.summary.errors.append(f"{item.url}: {error}")
-        await self.db(queries.record_item, source_id=source.id, item_key=key, url=item.url,
-                      title=item.title, outcome=outcome, article_id=article_id, error=error)
+        try:
+            await self.db(queries.record_item, source_id=source.id, item_key=key, url=item.url,
+                          title=item.title, outcome=outcome, article_id=article_id,
+                          error=error)
+        except psycopg.Error as exc:
+            if is_connection_lost(exc):
+                raise
+            not_recorded = database_error(exc, during="recording the entry")
+            log.error("run: %s not recorded: %s", item.url, not_recorded)
+            self.summary.errors.append(f"{item.url}: not recorded: {not_recorded}")
         self.notify("item-done", 1)
+
+
+def item_key(item: FeedItem) -> str:
+    """The entry's key in feed_items: its guid, else its link; a digest if too long to index."""
+    key = item.guid or item.url
+    if len(key) <= MAX_URL:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _updated_since_fetched(item: FeedItem, stored: KnownArticle, *, now: datetime) -> bool:

@@ -10,7 +10,6 @@ headers and parts it set (see `headers`).
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,12 +24,12 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
-import nh3
 
 from pipeline.alerts.headers import check_message, clean_header, header_address
 from pipeline.alerts.smtp import sender_address
 from pipeline.alerts.tokens import preferences_url, unsubscribe_url
 from pipeline.config import Settings
+from pipeline.text import clean_text
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 MAX_SNIPPETS = 4
@@ -96,17 +95,6 @@ class Recipient:
 
 
 # --- cleaning untrusted values -------------------------------------------------------------
-
-def clean_text(value: str | None, *, limit: int | None = None) -> str:
-    """Plain text from a feed or page value: no tags, no control characters, one line."""
-    if not value:
-        return ""
-    text = html.unescape(nh3.clean(value, tags=set()))
-    text = " ".join(_CONTROL.sub(" ", text).split())
-    if limit and len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
-    return text
-
 
 def safe_url(url: str | None) -> str | None:
     """The URL if it is an absolute http(s) link, else None (javascript:, data:, ...)."""

@@ -1,27 +1,34 @@
 """The store: where the database is, how to connect, and the migrations.
 
 Queries live in `pipeline.db.queries`; every database error that callers must
-act on is translated here into `DatabaseUnavailable`.
+act on is translated here: an outage into `DatabaseUnavailable`, a refusal into
+`DatabaseError`.
 """
 
 from __future__ import annotations
 
 from pipeline.db.connection import (
+    DatabaseError,
     DatabaseUnavailable,
     connect,
     connect_async,
     connect_for_ingest,
+    database_error,
     database_url,
+    is_connection_lost,
 )
 from pipeline.db.migrate import apply_migrations, ensure_current, pending_migrations
 
 __all__ = [
+    "DatabaseError",
     "DatabaseUnavailable",
     "apply_migrations",
     "connect",
     "connect_async",
     "connect_for_ingest",
+    "database_error",
     "database_url",
     "ensure_current",
+    "is_connection_lost",
     "pending_migrations",
 ]

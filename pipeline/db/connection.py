@@ -22,6 +22,36 @@ class DatabaseUnavailable(RuntimeError):
     """The run cannot work: no database to talk to."""
 
 
+class DatabaseError(RuntimeError):
+    """The database refused the work for a reason other than an outage: a limit, a
+    constraint, a bug. Retrying soon will not help; the message says what it was."""
+
+
+# SQLSTATEs that mean the session is gone: the connection-exception class (08) and the
+# server shutting down or refusing connections (57P01-57P03). Client-side failures (the
+# socket closed under us) come without an SQLSTATE.
+_SESSION_GONE = ("08", "57P01", "57P02", "57P03")
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """True if the error means the server is out of reach, not that it refused a statement.
+
+    psycopg files both under OperationalError: a restart, and also an index row over the
+    size limit (ProgramLimitExceeded) or a cancelled statement.
+    """
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    return exc.sqlstate is None or exc.sqlstate.startswith(_SESSION_GONE)
+
+
+def database_error(exc: psycopg.Error, *, during: str) -> DatabaseUnavailable | DatabaseError:
+    """Our exception for a database error: an outage, or the refusal named as what it was."""
+    if is_connection_lost(exc):
+        return DatabaseUnavailable(f"db: connection lost {during}: {exc}")
+    code = f" ({exc.sqlstate})" if exc.sqlstate else ""
+    return DatabaseError(f"db: {type(exc).__name__}{code} {during}: {exc}")
+
+
 def database_url(settings: Settings) -> str:
     """The URL in use, starting the embedded server when none is configured."""
     if settings.database_url:

@@ -74,7 +74,8 @@ def close_interrupted_runs(conn: psycopg.Connection) -> int:
     runs (with an external id) are closed by their own finishing task.
     """
     return conn.execute(
-        """UPDATE runs SET status = 'failed', finished_at = now()
+        """UPDATE runs SET status = 'failed', finished_at = now(),
+                           error = 'interrupted: its process or database connection ended'
            WHERE status = 'running' AND external_id IS NULL"""
     ).rowcount
 
@@ -88,8 +89,9 @@ def save_shard(conn: psycopg.Connection, run_id: int, shard: str, summary: dict)
     )
 
 
-def finish_run(conn: psycopg.Connection, run_id: int, *, status: str) -> dict:
-    """Close the cycle with the sum of its shards' counts; returns that sum."""
+def finish_run(conn: psycopg.Connection, run_id: int, *, status: str,
+               error: str | None = None) -> dict:
+    """Close the cycle with the sum of its shards' counts (and why it failed); returns that sum."""
     rows = conn.execute("SELECT summary FROM run_shards WHERE run_id = %s", (run_id,)).fetchall()
     total: dict = {}
     for (summary,) in rows:
@@ -97,19 +99,20 @@ def finish_run(conn: psycopg.Connection, run_id: int, *, status: str) -> dict:
             if isinstance(value, int):
                 total[key] = total.get(key, 0) + value
     conn.execute(
-        "UPDATE runs SET finished_at = now(), status = %s, summary = %s WHERE id = %s",
-        (status, Jsonb(total), run_id),
+        "UPDATE runs SET finished_at = now(), status = %s, summary = %s, error = %s WHERE id = %s",
+        (status, Jsonb(total), error, run_id),
     )
     return total
 
 
 def settled_item_keys(conn: psycopg.Connection, source_id: int, keys: list[str]) -> set[str]:
-    """Keys of entries already handled for good (stored, or failed too often to retry)."""
+    """Keys of entries already handled for good (stored, refused at the edge, or failed
+    too often to retry)."""
     rows = conn.execute(
         """SELECT item_key FROM feed_items
            WHERE source_id = %s AND item_key = ANY(%s)
-             AND (article_id IS NOT NULL OR attempts >= %s)""",
-        (source_id, keys, MAX_ITEM_ATTEMPTS),
+             AND (article_id IS NOT NULL OR outcome = %s OR attempts >= %s)""",
+        (source_id, keys, str(Outcome.REJECTED), MAX_ITEM_ATTEMPTS),
     ).fetchall()
     return {row[0] for row in rows}
 

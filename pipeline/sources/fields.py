@@ -1,4 +1,7 @@
-"""Small field cleaners every adapter shares: links, dates, text, language codes."""
+"""Small field cleaners every adapter shares: links, dates, language codes.
+
+Text fields go through `pipeline.text` (titles, authors, summaries, ids).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,12 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 from pipeline.dates import EARLIEST_PLAUSIBLE, FUTURE_SKEW
-from pipeline.encoding import repair_mojibake
+from pipeline.text import printable
 
 
 def absolute_http_url(link: str, base_url: str) -> str | None:
     """`link` made absolute against `base_url`, if it is an http(s) URL."""
-    link = str(link).strip()
+    link = printable(str(link)).strip()  # a NUL or a lone surrogate would fail the store
     if not link:
         return None
     try:
@@ -34,15 +37,9 @@ def checked_date(moment: datetime | None, *,
     return moment.astimezone(UTC), ()
 
 
-def clean_text(value: object) -> str:
-    """One line of text, with double-encoded UTF-8 repaired."""
-    if not value:
-        return ""
-    return repair_mojibake(" ".join(str(value).split()))
-
-
 def language_code(value: object) -> str | None:
     """ISO 639-1 from a language tag ("es-VE", "en_US" -> "es", "en")."""
     if not value or not isinstance(value, str):
         return None
-    return value.split("-")[0].split("_")[0].strip().lower() or None
+    code = value.split("-")[0].split("_")[0].strip().lower()
+    return code if code.isascii() and code.isalpha() else None  # it is stored and matched on

@@ -19,6 +19,7 @@ import httpx
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources.errors import FeedParseError
 from pipeline.sources.fields import absolute_http_url
+from pipeline.text import clean_title
 
 API_URL = "https://api.gdeltproject.org/api/v2/doc/doc"
 
@@ -81,7 +82,7 @@ def _item(article: object, *, base_url: str, language: str | None) -> FeedItem |
     lang = LANGUAGES.get(str(article.get("language") or "").strip().lower())
     return FeedItem(
         url=url,
-        title=" ".join(str(article.get("title") or "").split()),
+        title=clean_title(article.get("title")),
         published_at=parse_seendate(article.get("seendate")),
         language=lang or language,
     )

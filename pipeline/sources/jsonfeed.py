@@ -7,7 +7,8 @@ from datetime import datetime
 
 from pipeline.models import FeedItem
 from pipeline.sources.errors import FeedParseError
-from pipeline.sources.fields import absolute_http_url, checked_date, clean_text, language_code
+from pipeline.sources.fields import absolute_http_url, checked_date, language_code
+from pipeline.text import clean_author, clean_id, clean_summary, clean_title
 
 VERSION_MARK = b"jsonfeed.org/version/"
 
@@ -44,9 +45,9 @@ def json_feed_items(data: dict, *, base_url: str, language: str | None,
             published_at, flags = now, ("feed-date-unparseable",)
         items.append(FeedItem(
             url=url,
-            guid=str(entry.get("id") or "").strip() or None,
-            title=clean_text(entry.get("title")),
-            summary=clean_text(entry.get("summary") or entry.get("content_text")),
+            guid=clean_id(entry.get("id")),
+            title=clean_title(entry.get("title")),
+            summary=clean_summary(entry.get("summary") or entry.get("content_text")),
             published_at=published_at,
             language=language_code(entry.get("language")) or feed_language,
             author=_author(entry) or _author(data),
@@ -65,7 +66,7 @@ def _author(obj: dict) -> str | None:
     authors = obj.get("authors") or ([obj["author"]] if obj.get("author") else [])
     for author in authors:
         if isinstance(author, dict) and author.get("name"):
-            return " ".join(str(author["name"]).split())
+            return clean_author(author["name"])
     return None
 
 

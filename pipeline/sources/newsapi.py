@@ -18,6 +18,7 @@ from pipeline.config import Settings
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources.errors import FeedParseError, SourceSkipped
 from pipeline.sources.fields import absolute_http_url, checked_date
+from pipeline.text import clean_author, clean_summary, clean_title
 
 API_URL = "https://newsapi.org/v2/everything"
 REMOVED_URL = "https://removed.com"  # NewsAPI's placeholder for withdrawn articles
@@ -80,11 +81,11 @@ def _item(article: object, *, base_url: str, language: str | None,
         published_at, flags = now, ("feed-date-unparseable",)
     return FeedItem(
         url=url,
-        title=" ".join(str(article.get("title") or "").split()),
-        summary=" ".join(str(article.get("description") or "").split()),
+        title=clean_title(article.get("title")),
+        summary=clean_summary(article.get("description")),
         published_at=published_at,
         language=language,
-        author=(str(article.get("author")).strip() or None) if article.get("author") else None,
+        author=clean_author(article.get("author")),
         date_flags=flags,
     )
 

@@ -23,8 +23,9 @@ from pipeline.dedup import canonical_url
 from pipeline.encoding import decode_html
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources.errors import FeedParseError
-from pipeline.sources.fields import absolute_http_url, checked_date, clean_text, language_code
+from pipeline.sources.fields import absolute_http_url, checked_date, language_code
 from pipeline.sources.jsonfeed import is_json_feed, json_feed_items, read_json_feed
+from pipeline.text import clean_author, clean_id, clean_summary, clean_title
 
 # An adapter's last word on an item, seeing the entry it came from (e.g. resolve a link).
 Adjust = Callable[[feedparser.FeedParserDict, FeedItem], FeedItem]
@@ -96,12 +97,12 @@ def feed_items(parsed: feedparser.FeedParserDict, *, base_url: str,
         published_at, flags = entry_date(entry, now=now)
         item = FeedItem(
             url=url,
-            guid=str(entry.get("id") or "").strip() or None,
-            title=clean_text(entry.get("title")),
-            summary=clean_text(entry.get("summary")),
+            guid=clean_id(entry.get("id")),
+            title=clean_title(entry.get("title")),
+            summary=clean_summary(entry.get("summary")),
             published_at=published_at,
             language=language_code(entry.get("language")) or feed_language,
-            author=clean_text(entry.get("author")) or None,
+            author=clean_author(entry.get("author")),
             date_flags=flags,
             updated_at=entry_updated(entry, now=now),
         )

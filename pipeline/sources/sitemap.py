@@ -23,7 +23,8 @@ from pipeline.http import FetchError
 from pipeline.http.body import Inflater
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources.errors import FeedParseError
-from pipeline.sources.fields import absolute_http_url, checked_date
+from pipeline.sources.fields import absolute_http_url, checked_date, language_code
+from pipeline.text import clean_title
 
 if TYPE_CHECKING:
     from pipeline.http import HttpClient
@@ -113,11 +114,11 @@ def _url_item(node: etree._Element, *, base_url: str, language: str | None,
     news = _child(node, "news")
     title, stated, lang = "", _child_text(node, "lastmod"), None
     if news is not None:
-        title = " ".join(_child_text(news, "title").split())
+        title = clean_title(_child_text(news, "title"))
         stated = _child_text(news, "publication_date") or stated
         publication = _child(news, "publication")
         if publication is not None:
-            lang = _child_text(publication, "language").split("-")[0].lower() or None
+            lang = language_code(_child_text(publication, "language"))
     moment = _w3c_date(stated)
     published_at, flags = checked_date(moment, now=now)
     if stated and moment is None:
