@@ -46,7 +46,7 @@ from pipeline.stories import (
     store_article,
     text_keys,
 )
-from pipeline.text import MAX_URL, printable
+from pipeline.text import MAX_URL, strip_controls
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def _failed_on_error(db_url: str, run_id: int) -> Iterator[None]:
         error = (str(database_error(exc, during="during the cycle"))
                  if isinstance(exc, psycopg.Error) else f"{type(exc).__name__}: {exc}")
         try:
-            finish_run(db_url, run_id=run_id, status="failed", error=printable(error))
+            finish_run(db_url, run_id=run_id, status="failed", error=strip_controls(error))
         except (psycopg.Error, DatabaseUnavailable) as closing:
             # The database is gone; the next cycle closes the run (close_interrupted_runs).
             log.warning("run: could not mark run %s failed: %s", run_id, closing)
@@ -283,7 +283,7 @@ class _Cycle:
                  else RuntimeError(f"run: unexpected {type(exc).__name__}: {exc}"))
         result = polling.PollResult(
             status="error", started=started, url=source.url,
-            error=RuntimeError(printable(str(error))),
+            error=RuntimeError(strip_controls(str(error))),
             policy=polling.SchedulePolicy.from_settings(self.settings))
         try:
             await self.db(polling.record_poll, source, result, run_id=self.summary.run_id,
@@ -402,7 +402,7 @@ class _Cycle:
                      article_id: int | None = None, error: str | None = None) -> None:
         self.summary.outcomes[outcome] += 1
         if error:
-            error = printable(error)  # database messages can quote the value they refused
+            error = strip_controls(error)  # database messages can quote the value they refused
             self.summary.errors.append(f"{item.url}: {error}")
         try:
             await self.db(queries.record_item, source_id=source.id, item_key=key, url=item.url,

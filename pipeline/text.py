@@ -42,7 +42,7 @@ _CONTROLS = re.compile("[\x01-\x1f\x7f-\x9f\u2028\u2029]")
 _ENCODED_WORD = "=?"
 
 
-def printable(value: str) -> str:
+def strip_controls(value: str) -> str:
     """`value` without invisible characters and with control characters as spaces.
 
     For values that are not prose (links, ids, error messages): nothing else changes.
@@ -59,11 +59,11 @@ def clean_text(value: object, *, limit: int | None = None, encoded_words: bool =
         return ""
     # Mojibake repair needs the C1 characters that misread UTF-8 is made of, so it comes
     # before they become spaces; NUL and lone surrogates go first (ftfy and nh3 choke).
-    text = printable(repair_mojibake(_INVISIBLE.sub("", str(value))))
+    text = strip_controls(repair_mojibake(_INVISIBLE.sub("", str(value))))
     if encoded_words and _ENCODED_WORD in text:
-        text = printable(decode_encoded_words(text))
+        text = strip_controls(decode_encoded_words(text))
     if "<" in text or "&" in text:
-        text = printable(html.unescape(nh3.clean(text, tags=set())))
+        text = strip_controls(html.unescape(nh3.clean(text, tags=set())))
     text = " ".join(text.split())
     if limit and len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
@@ -85,7 +85,7 @@ def clean_summary(value: object) -> str:
 
 def clean_id(value: object) -> str | None:
     """An identifier (a feed entry's guid) without controls; None if nothing is left."""
-    return printable(str(value)).strip() or None if value else None
+    return strip_controls(str(value)).strip() or None if value else None
 
 
 def decode_encoded_words(text: str) -> str:

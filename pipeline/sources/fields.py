@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 from pipeline.dates import EARLIEST_PLAUSIBLE, FUTURE_SKEW
-from pipeline.text import printable
+from pipeline.text import strip_controls
 
 
 def absolute_http_url(link: str, base_url: str) -> str | None:
     """`link` made absolute against `base_url`, if it is an http(s) URL."""
-    link = printable(str(link)).strip()  # a NUL or a lone surrogate would fail the store
+    link = strip_controls(str(link)).strip()  # a NUL or a lone surrogate would fail the store
     if not link:
         return None
     try:

@@ -29,7 +29,7 @@ from lxml import etree
 
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources import rss
-from pipeline.text import clean_summary, clean_title, printable
+from pipeline.text import clean_summary, clean_title, strip_controls
 
 SEARCH_URL = "https://news.google.com/rss/search"
 _GOOGLE_HOSTS = ("news.google.com", "google.com", "www.google.com")
@@ -71,7 +71,7 @@ def _resolved(entry: feedparser.FeedParserDict, item: FeedItem) -> FeedItem:
     description = str(entry.get("summary", ""))
     return replace(
         item,
-        url=printable(publisher_url(item.url, description=description) or item.url),
+        url=strip_controls(publisher_url(item.url, description=description) or item.url),
         title=_without_publisher(item.title, clean_title(_publisher(entry))),
         summary=clean_summary(_plain_text(description)),
     )

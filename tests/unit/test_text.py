@@ -87,7 +87,7 @@ def test_ordinary_english_and_spanish_text_is_unchanged() -> None:
                                                   "Ps", "Pe", "Po"],
                                       exclude_characters="<>&=\u00a0\u3000\u2007\u202f"),
                max_size=60))
-def test_printable_text_keeps_every_word(text: str) -> None:
+def test_strip_controls_keeps_every_word(text: str) -> None:
     assume(not has_mojibake(text))  # repaired on purpose (test_markup_and_mojibake_are_undone)
     assert clean_text(text) == " ".join(text.split())
 
