@@ -20,7 +20,7 @@ import psycopg
 from pipeline import polling
 from pipeline.alerts import queue_alerts
 from pipeline.config import Settings
-from pipeline.db import DatabaseUnavailable, connect, connect_for_ingest, queries
+from pipeline.db import DatabaseUnavailable, connect, connect_for_ingest, queries, roles
 from pipeline.dedup import canonical_url
 from pipeline.extract import ExtractError, ExtractPool, extract_article
 from pipeline.fulltext import Fulltext, judge_fulltext, save_raw, source_baseline
@@ -39,8 +39,10 @@ from pipeline.stories import (
 
 log = logging.getLogger(__name__)
 
-# Any constant works; every newsmon process must use the same one.
+# Any constants work; every newsmon process must use the same ones. Only newsmon_owner
+# may take advisory locks (sql/0013_least_privilege.sql), so no reader can hold these.
 _CYCLE_LOCK = 7_140_002
+_SOURCE_LOCK = 7_140_003  # with the source id: (class, id), a key space apart from the above
 
 Observer = Callable[[str, int], None]  # ("items-found" | "item-done", count)
 
@@ -55,6 +57,7 @@ class RunSummary:
     outcomes: Counter = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     skipped_locked: bool = False
+    sources_busy: int = 0  # skipped: another cycle or shard was polling them
 
     @property
     def new_articles(self) -> int:
@@ -65,6 +68,7 @@ class RunSummary:
             "sources_polled": self.sources_polled,
             "sources_not_modified": self.sources_not_modified,
             "sources_failed": self.sources_failed,
+            "sources_busy": self.sources_busy,
             "items_seen": self.items_seen,
             "new_articles": self.new_articles,
             "relevant": self.outcomes[Outcome.NEW_RELEVANT],
@@ -98,6 +102,7 @@ def _run_locked(settings: Settings, *, sources: list[Source], db_url: str,
         if not lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (_CYCLE_LOCK,)).fetchone()[0]:
             log.warning("run: another cycle holds the lock; skipping this one")
             return RunSummary(skipped_locked=True)
+        roles.stop_overdue_readers(lock_conn)
         queries.close_interrupted_runs(lock_conn)
         chosen = polling.registered_sources(lock_conn, sources)
         if due_only:
@@ -137,10 +142,17 @@ def plan_shards(db_url: str, *, sources: list[Source], max_shards: int) -> list[
 
 def run_shard(settings: Settings, *, db_url: str, run_id: int, source_ids: list[int],
               shard: str = "all", observer: Observer | None = None) -> RunSummary:
-    """Poll and ingest some sources of a cycle; a retry overwrites the shard's counts."""
+    """Poll and ingest some sources of a cycle; a retry overwrites the shard's counts.
+
+    A source another cycle or shard is polling (CLI and Airflow alike) is skipped and
+    counted as busy: its lock lives as long as this shard's connection.
+    """
     with connect_for_ingest(db_url) as conn:
         sources = queries.sources_by_ids(conn, source_ids)
-        summary = asyncio.run(_Cycle(settings, conn, run_id, observer).run(sources))
+        free = [s for s in sources if conn.execute(
+            "SELECT pg_try_advisory_lock(%s::integer, %s::integer)", (_SOURCE_LOCK, s.id)).fetchone()[0]]
+        summary = asyncio.run(_Cycle(settings, conn, run_id, observer).run(free))
+        summary.sources_busy = len(sources) - len(free)
         queries.save_shard(conn, run_id, shard, summary.as_dict())
     return summary
 

@@ -11,6 +11,7 @@ from pipeline.db.connection import (
     connect,
     connect_async,
     connect_for_ingest,
+    connect_reader,
     database_url,
 )
 from pipeline.db.migrate import apply_migrations, ensure_current, pending_migrations
@@ -21,6 +22,7 @@ __all__ = [
     "connect",
     "connect_async",
     "connect_for_ingest",
+    "connect_reader",
     "database_url",
     "ensure_current",
     "pending_migrations",
