@@ -101,7 +101,8 @@ END
 $$;
 
 -- Only the owner may take advisory locks (cycle, migrations, per-source shard locks) in
--- this database, and it may end sessions of other roles (the reader watchdog). Function privileges are per database; changing those of system
+-- this database, and it may see and end sessions of other roles (the reader watchdog:
+-- pg_stat_activity hides their state from anyone else). Function privileges are per database; changing those of system
 -- functions takes a superuser.
 DO $$
 DECLARE
@@ -124,6 +125,6 @@ BEGIN
         EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', lock_function);
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO newsmon_owner', lock_function);
     END LOOP;
-    GRANT pg_signal_backend TO newsmon_owner;
+    GRANT pg_signal_backend, pg_read_all_stats TO newsmon_owner;
 END
 $$;

@@ -71,8 +71,9 @@ def _grant_login(conn: psycopg.Connection, name: str, *, group: str, role: str,
             """SELECT pg_has_role(r.oid, %s, 'MEMBER') AND NOT r.rolsuper
                FROM pg_roles r WHERE r.rolname = %s""", (found[0], name)).fetchone()
         if existing is not None and not existing[0]:
-            raise RoleError(f"{command}: role {name!r} already exists and is not a {role}; "
-                            "choose another name")
+            article = "an" if role[0] in "aeiou" else "a"
+            raise RoleError(f"{command}: role {name!r} already exists and is not {article} "
+                            f"{role}; choose another name")
         login = sql.Identifier(name)
         statement = sql.SQL("ALTER ROLE {} LOGIN" if existing else "CREATE ROLE {} LOGIN").format(
             login)
