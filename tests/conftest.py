@@ -66,9 +66,10 @@ def template_db(pg_admin_url: str) -> Iterator[str]:
     url = _create_database(pg_admin_url, name)
     with psycopg.connect(url, autocommit=True) as conn:
         apply_migrations(conn)
-        # The login `newsmon sql`, `search` and `export` derive from a database URL
-        # (cluster-wide, so possibly made by an earlier session already).
-        grant_login(conn, READER_LOGIN, role="reader")
+        # The login `newsmon sql`, `search` and `export` derive from a database URL.
+        # Cluster-wide: an earlier or concurrent session may have made it already.
+        if conn.execute("SELECT to_regrole(%s)", (READER_LOGIN,)).fetchone() == (None,):
+            grant_login(conn, READER_LOGIN, role="reader")
     try:
         yield name
     finally:
