@@ -150,7 +150,8 @@ def run_shard(settings: Settings, *, db_url: str, run_id: int, source_ids: list[
     with connect_for_ingest(db_url) as conn:
         sources = queries.sources_by_ids(conn, source_ids)
         free = [s for s in sources if conn.execute(
-            "SELECT pg_try_advisory_lock(%s::integer, %s::integer)", (_SOURCE_LOCK, s.id)).fetchone()[0]]
+            "SELECT pg_try_advisory_lock(%s::integer, %s::integer)",
+            (_SOURCE_LOCK, s.id)).fetchone()[0]]
         summary = asyncio.run(_Cycle(settings, conn, run_id, observer).run(free))
         summary.sources_busy = len(sources) - len(free)
         queries.save_shard(conn, run_id, shard, summary.as_dict())
