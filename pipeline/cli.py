@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+from functools import partial
 from pathlib import Path
 
 import click
@@ -33,15 +35,18 @@ def main(ctx: click.Context, verbose: bool) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
-def _db_url(settings: Settings, *, migrate: bool = True) -> str:
+def _db_url(settings: Settings, *, migrate: bool = True, admin: bool = False) -> str:
+    """The pipeline's URL (migrated), or with `admin` one that may create logins and
+    databases: the embedded server's superuser, or NEWSMON_DATABASE_URL as given."""
     from pipeline.db import apply_migrations, connect, database_url
+    from pipeline.db.connection import admin_database_url
 
     try:
         url = database_url(settings)
         if migrate:
             with connect(url, autocommit=True) as conn:
                 apply_migrations(conn)
-        return url
+        return admin_database_url(settings) if admin else url
     except (DatabaseUnavailable, SchemaMismatch) as exc:
         console.print(f"[red]{exc}[/red]")
         sys.exit(2)
@@ -198,6 +203,41 @@ def db_migrate(settings: Settings) -> None:
     click.echo("\n".join(f"applied {name}" for name in applied) or "schema is current")
 
 
+@db.command("grant-login")
+@click.argument("name")
+@click.option("--role", "role", required=True, type=click.Choice(["owner", "reader", "web"]),
+              help="owner: runs the pipeline and migrations; reader: researchers' read-only "
+                   "SQL; web: the subscriber pages.")
+@click.option("--password-env", metavar="VAR",
+              help="Set the password from environment variable VAR (at least 16 characters). "
+                   "Without it a new login has no password (trust or peer authentication) "
+                   "and an existing one keeps its own.")
+@click.pass_obj
+def db_grant_login(settings: Settings, name: str, role: str, password_env: str | None) -> None:
+    """Create or update login NAME in one newsmon group (run with a superuser URL)."""
+    import psycopg
+
+    from pipeline.db import connect
+    from pipeline.db.roles import GROUPS, MIN_PASSWORD_LENGTH, RoleError, grant_login
+
+    password = None
+    if password_env:
+        password = os.environ.get(password_env, "")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise click.ClickException(
+                f"grant-login: ${password_env} is unset, empty or shorter than "
+                f"{MIN_PASSWORD_LENGTH} characters")
+    admin_url = _db_url(settings, admin=True)  # migrated: the groups come from the migrations
+    try:
+        with connect(admin_url, autocommit=True) as conn:
+            grant_login(conn, name, role=role, password=password)
+    except RoleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except psycopg.Error as exc:
+        raise click.ClickException(f"grant-login: {str(exc).strip()}") from exc
+    console.print(f"{name} can now log in as a member of {GROUPS[role]}.")
+
+
 @db.command("stop")
 @click.pass_obj
 def db_stop(settings: Settings) -> None:
@@ -213,7 +253,10 @@ def demo(settings: Settings) -> None:
     """Run the whole pipeline offline against bundled feeds served on loopback."""
     from pipeline.demo import run_demo
 
-    run_demo(settings, db_url_for=_db_url, run=_run_with_progress, print_summary=_print_summary)
+    # The demo creates a database of its own, which takes the superuser.
+    run_demo(settings, db_url_for=partial(_db_url, admin=True), run=_run_with_progress,
+             print_summary=_print_summary)
+
 
 
 def _mount_stage_commands() -> None:

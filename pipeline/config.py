@@ -25,6 +25,9 @@ DEFAULT_SOURCES_FILE = PACKAGE_DIR / "data" / "sources.toml"
 class Settings:
     home: Path
     database_url: str | None  # None: start the embedded server under home/pg
+    # What `newsmon sql`, `search` and `export` log in as; None: database_url's server and
+    # database with the reader login (pipeline.db.connection.reader_database_url).
+    reader_url: str | None = None
     sources_file: Path
     watchlist: str = "venezuela"
     user_agent: str = "newsmon/0.1 (+https://github.com/newsmon/newsmon; news monitoring bot)"
@@ -77,6 +80,7 @@ class Settings:
 # env variable -> (field, parser)
 _ENV: dict[str, tuple[str, type]] = {
     "NEWSMON_DATABASE_URL": ("database_url", str),
+    "NEWSMON_READER_URL": ("reader_url", str),
     "NEWSMON_SOURCES": ("sources_file", Path),
     "NEWSMON_WATCHLIST": ("watchlist", str),
     "NEWSMON_USER_AGENT": ("user_agent", str),

@@ -20,7 +20,7 @@ from typing import Any
 from psycopg import sql
 
 from pipeline.config import Settings
-from pipeline.db import apply_migrations, connect, database_url
+from pipeline.db import apply_migrations, connect, database_url, roles
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ def open_run(settings: Settings, *, external_id: str) -> int:
     from pipeline.run import prepare_run
 
     url = ready_database(settings)
+    stop_overdue_readers(url)
     return prepare_run(settings, db_url=url, sources=_sources(settings), external_id=external_id)
 
 
@@ -185,9 +186,18 @@ def refresh_views(settings: Settings) -> dict[str, int]:
 
 
 def analyze(settings: Settings) -> None:
-    """Refresh the planner's statistics after the day's inserts and deletes."""
-    with connect(database_url(settings), autocommit=True) as conn:
+    """Refresh the planner's statistics after the day's inserts and deletes, and stop
+    researchers' sessions that lifted their own limits."""
+    url = database_url(settings)
+    with connect(url, autocommit=True) as conn:
         conn.execute("ANALYZE")
+    stop_overdue_readers(url)
+
+
+def stop_overdue_readers(url: str) -> int:
+    """End reader sessions over their statement or idle limits; returns how many."""
+    with connect(url, autocommit=True) as conn:
+        return len(roles.stop_overdue_readers(conn))
 
 
 # --- failures ------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ The SQL objects these use (text search configurations, `newsmon_query()`, the vi
 the `newsmon_reader` role) come from `sql/0009_research.sql`. Every value a user types
 reaches the database as a bound parameter or a quoted literal, never as SQL text, except
 the query of `run_read_only`, which is SQL by design and runs in a READ ONLY transaction.
+The commands run them on a reader login (`pipeline.db.connection.connect_reader`): a read-only
+transaction is a convenience, the reader's privileges are the defence.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import io
 import itertools
 import json
 import logging
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,13 +26,14 @@ from typing import Any, BinaryIO
 import psycopg
 from psycopg import pq, sql
 
+from pipeline.db import roles
+
 log = logging.getLogger(__name__)
 
-READER_ROLE = "newsmon_reader"
+READER_ROLE = roles.READER_ROLE
 SCHEMA_DOC = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 
-_ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _HEADLINE_OPTIONS = ('MaxFragments=2, MinWords=8, MaxWords=30, FragmentDelimiter=" … ", '
                      "StartSel=<b>, StopSel=</b>")
 
@@ -305,6 +307,10 @@ def run_read_only(conn: psycopg.Connection, query: str, *, max_rows: int = 1000,
                   timeout_s: float | None = None) -> QueryResult:
     """Run one statement in a READ ONLY transaction that is always rolled back.
 
+    READ ONLY stops plain writes only; COPY TO PROGRAM, server-file functions and
+    advisory locks pass it. `conn` must therefore be a reader login's
+    (`pipeline.db.connection.connect_reader`), whose privileges stop those.
+
     Rows are streamed and the statement cancelled after `max_rows`, so a careless
     `SELECT * FROM articles` costs no memory.
     """
@@ -374,54 +380,13 @@ def _has_unique_index(conn: psycopg.Connection, relation: str) -> bool:
 
 def grant_reader(conn: psycopg.Connection, name: str, password: str | None = None, *,
                  statement_timeout: str | None = None) -> None:
-    """Create (or update) the login `name`, a member of newsmon_reader.
-
-    Role settings are not inherited from a group, so the group's settings (statement
-    timeout, read-only default) are copied onto the login; `statement_timeout` overrides.
-    The password is hashed here, so the server log never sees it in clear.
-    """
-    if not _ROLE_NAME.match(name) or name.startswith("pg_") or name == READER_ROLE:
-        raise ResearchError(f"grant-reader: {name!r} is not a valid reader name "
-                            "(lower-case letters, digits and _, at most 63)")
-    with conn.transaction():
-        group = conn.execute("SELECT oid FROM pg_roles WHERE rolname = %s",
-                             (READER_ROLE,)).fetchone()
-        if group is None:
-            raise ResearchError("grant-reader: role newsmon_reader is missing; "
-                                "run `newsmon db migrate` first")
-        existing = conn.execute(
-            """SELECT EXISTS (SELECT 1 FROM pg_auth_members
-                              WHERE member = r.oid AND roleid = %s)
-               FROM pg_roles r WHERE r.rolname = %s""", (group[0], name)).fetchone()
-        if existing is not None and not existing[0]:
-            raise ResearchError(f"grant-reader: role {name!r} already exists and is not a "
-                                "reader; choose another name")
-        role = sql.Identifier(name)
-        verb = sql.SQL("ALTER ROLE {} LOGIN" if existing else "CREATE ROLE {} LOGIN")
-        statement = verb.format(role)
-        if password is not None:
-            hashed = conn.pgconn.encrypt_password(password.encode(), name.encode())
-            statement += sql.SQL(" PASSWORD {}").format(sql.Literal(hashed.decode()))
-        conn.execute(statement)
-        if not existing:
-            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(READER_ROLE), role))
-        for setting, value in _reader_settings(conn, statement_timeout=statement_timeout):
-            conn.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(
-                role, sql.Identifier(setting), sql.Literal(value)))
-        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-            sql.Identifier(conn.info.dbname), sql.Identifier(READER_ROLE)))
-
-
-def _reader_settings(conn: psycopg.Connection, *,
-                     statement_timeout: str | None) -> list[tuple[str, str]]:
-    row = conn.execute(
-        """SELECT setconfig FROM pg_db_role_setting
-           WHERE setdatabase = 0 AND setrole = (SELECT oid FROM pg_roles WHERE rolname = %s)""",
-        (READER_ROLE,)).fetchone()
-    settings = dict(item.split("=", 1) for item in (row[0] if row else []))
-    if statement_timeout is not None:
-        settings["statement_timeout"] = statement_timeout
-    return sorted(settings.items())
+    """Create (or update) the login `name`, a member of newsmon_reader (see
+    `pipeline.db.roles.grant_login`); `statement_timeout` overrides the group's."""
+    try:
+        roles.grant_login(conn, name, role="reader", password=password,
+                          statement_timeout=statement_timeout, command="grant-reader")
+    except roles.RoleError as exc:
+        raise ResearchError(str(exc)) from exc
 
 
 def reader_conninfo(url: str, name: str, password: str | None) -> str:

@@ -36,6 +36,26 @@ def _connect(settings: Settings) -> psycopg.Connection:
     return connect(_db_url(settings), autocommit=True)
 
 
+def _connect_reader(settings: Settings) -> psycopg.Connection:
+    """A reader login's connection: what a researcher's SQL and searches run on."""
+    from pipeline.cli import _db_url
+    from pipeline.db import DatabaseUnavailable, connect_reader
+
+    if not settings.reader_url:
+        _db_url(settings)  # start and migrate, as any command would; makes the embedded reader
+    try:
+        return connect_reader(settings, autocommit=True)
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _connect_admin(settings: Settings) -> psycopg.Connection:
+    from pipeline.cli import _db_url
+    from pipeline.db import connect
+
+    return connect(_db_url(settings, admin=True), autocommit=True)
+
+
 def _date(_ctx: click.Context, _param: click.Parameter, value: datetime | None) -> date | None:
     return value.date() if value else None
 
@@ -59,7 +79,7 @@ def sql_command(settings: Settings, query: str | None, query_file, max_rows: int
         query = query_file.read()
     if not query or not query.strip():
         raise click.UsageError("give a QUERY or --file")
-    with _connect(settings) as conn:
+    with _connect_reader(settings) as conn:
         try:
             result = research.run_read_only(conn, query.strip().rstrip(";"), max_rows=max_rows,
                                             timeout_s=timeout_s or None)
@@ -104,7 +124,7 @@ def search_command(settings: Settings, query: str, lang: str | None, since: date
     QUERY uses web-search syntax: words, "a quoted phrase", OR, -excluded.
     """
     find = research.search_titles if titles else research.search_articles
-    with _connect(settings) as conn:
+    with _connect_reader(settings) as conn:
         try:
             hits = find(conn, query, lang=lang, since=since, entity=entity, relevant=relevant,
                         watchlist=watchlist or settings.watchlist, limit=limit)
@@ -153,7 +173,7 @@ def export_command(settings: Settings, since: date | None, until: date | None, f
     to_stdout = str(output) == "-"
     if to_stdout and fmt == "parquet" and sys.stdout.isatty():
         raise click.ClickException("export: Parquet is binary; use --output FILE")
-    with _connect(settings) as conn, _output(output) as out:
+    with _connect_reader(settings) as conn, _output(output) as out:
         try:
             count = research.export_articles(
                 conn, out, fmt=fmt, since=since, until=until, relevant=relevant,
@@ -212,12 +232,15 @@ def schema_doc_command(settings: Settings, check: bool, output: Path) -> None:
 @click.pass_obj
 def grant_reader_command(settings: Settings, name: str, password_mode: str,
                          statement_timeout: str | None) -> None:
-    """Create or update NAME, a read-only login for a researcher."""
+    """Create or update NAME, a read-only login for a researcher (run with a superuser URL).
+
+    Like `newsmon db grant-login NAME --role reader`, with a generated password by default.
+    """
     password = {"generate": lambda: secrets.token_urlsafe(18),
                 "prompt": lambda: click.prompt("Password", hide_input=True,
                                                confirmation_prompt=True),
                 "none": lambda: None}[password_mode]()
-    with _connect(settings) as conn:
+    with _connect_admin(settings) as conn:
         try:
             research.grant_reader(conn, name, password, statement_timeout=statement_timeout)
         except research.ResearchError as exc:

@@ -30,6 +30,7 @@ from pipeline.db import (
     database_error,
     is_connection_lost,
     queries,
+    roles,
 )
 from pipeline.dedup import canonical_url
 from pipeline.extract import ExtractError, ExtractPool, extract_article
@@ -50,8 +51,10 @@ from pipeline.text import MAX_URL, strip_controls
 
 log = logging.getLogger(__name__)
 
-# Any constant works; every newsmon process must use the same one.
+# Any constants work; every newsmon process must use the same ones. Only newsmon_owner
+# may take advisory locks (sql/0013_least_privilege.sql), so no reader can hold these.
 _CYCLE_LOCK = 7_140_002
+_SOURCE_LOCK = 7_140_003  # with the source id: (class, id), a key space apart from the above
 
 Observer = Callable[[str, int], None]  # ("items-found" | "item-done", count)
 
@@ -66,6 +69,7 @@ class RunSummary:
     outcomes: Counter = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     skipped_locked: bool = False
+    sources_busy: int = 0  # skipped: another cycle or shard was polling them
 
     @property
     def new_articles(self) -> int:
@@ -76,6 +80,7 @@ class RunSummary:
             "sources_polled": self.sources_polled,
             "sources_not_modified": self.sources_not_modified,
             "sources_failed": self.sources_failed,
+            "sources_busy": self.sources_busy,
             "items_seen": self.items_seen,
             "new_articles": self.new_articles,
             "relevant": self.outcomes[Outcome.NEW_RELEVANT],
@@ -112,17 +117,31 @@ def _run_locked(settings: Settings, *, sources: list[Source], db_url: str,
         if not lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (_CYCLE_LOCK,)).fetchone()[0]:
             log.warning("run: another cycle holds the lock; skipping this one")
             return RunSummary(skipped_locked=True)
-        queries.close_interrupted_runs(lock_conn)
-        chosen = polling.registered_sources(lock_conn, sources)
-        if due_only:
-            chosen = polling.due_sources(lock_conn, chosen)
-        ids = [s.id for s in chosen]
-        run_id = queries.start_run(lock_conn)
-        with _failed_on_error(db_url, run_id):
-            summary = run_shard(settings, db_url=db_url, run_id=run_id, source_ids=ids,
-                                observer=observer)
-        finish_run(db_url, run_id=run_id)
-        return summary
+        try:
+            return _run_holding_lock(settings, lock_conn, sources=sources, db_url=db_url,
+                                     observer=observer, due_only=due_only)
+        finally:
+            # Unlocked here, not by closing: a closed session's locks go when its backend
+            # has exited, so a cycle started right after this one could still find it held.
+            with contextlib.suppress(psycopg.Error):  # a lost session has lost its lock too
+                lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_CYCLE_LOCK,))
+
+
+def _run_holding_lock(settings: Settings, lock_conn: psycopg.Connection, *,
+                      sources: list[Source], db_url: str, observer: Observer | None,
+                      due_only: bool) -> RunSummary:
+    roles.stop_overdue_readers(lock_conn)
+    queries.close_interrupted_runs(lock_conn)
+    chosen = polling.registered_sources(lock_conn, sources)
+    if due_only:
+        chosen = polling.due_sources(lock_conn, chosen)
+    ids = [s.id for s in chosen]
+    run_id = queries.start_run(lock_conn)
+    with _failed_on_error(db_url, run_id):
+        summary = run_shard(settings, db_url=db_url, run_id=run_id, source_ids=ids,
+                            observer=observer)
+    finish_run(db_url, run_id=run_id)
+    return summary
 
 
 def prepare_run(settings: Settings, *, db_url: str, sources: list[Source],
@@ -152,11 +171,20 @@ def plan_shards(db_url: str, *, sources: list[Source], max_shards: int) -> list[
 
 def run_shard(settings: Settings, *, db_url: str, run_id: int, source_ids: list[int],
               shard: str = "all", observer: Observer | None = None) -> RunSummary:
-    """Poll and ingest some sources of a cycle; a retry overwrites the shard's counts."""
+    """Poll and ingest some sources of a cycle; a retry overwrites the shard's counts.
+
+    A source another cycle or shard is polling (CLI and Airflow alike) is skipped and
+    counted as busy: its lock lives as long as this shard's connection.
+    """
     with connect_for_ingest(db_url) as conn:
         sources = queries.sources_by_ids(conn, source_ids)
-        summary = asyncio.run(_Cycle(settings, conn, run_id, observer).run(sources))
+        free = [s for s in sources if conn.execute(
+            "SELECT pg_try_advisory_lock(%s::integer, %s::integer)",
+            (_SOURCE_LOCK, s.id)).fetchone()[0]]
+        summary = asyncio.run(_Cycle(settings, conn, run_id, observer).run(free))
+        summary.sources_busy = len(sources) - len(free)
         queries.save_shard(conn, run_id, shard, summary.as_dict())
+        conn.execute("SELECT pg_advisory_unlock_all()")  # see _run_locked: not left to the close
     return summary
 
 

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from pipeline.config import Settings, load_settings
 from pipeline.db import apply_migrations
+from pipeline.db.roles import READER_LOGIN, grant_login
 
 SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -65,6 +66,10 @@ def template_db(pg_admin_url: str) -> Iterator[str]:
     url = _create_database(pg_admin_url, name)
     with psycopg.connect(url, autocommit=True) as conn:
         apply_migrations(conn)
+        # The login `newsmon sql`, `search` and `export` derive from a database URL.
+        # Cluster-wide: an earlier or concurrent session may have made it already.
+        if conn.execute("SELECT to_regrole(%s)", (READER_LOGIN,)).fetchone() == (None,):
+            grant_login(conn, READER_LOGIN, role="reader")
     try:
         yield name
     finally:

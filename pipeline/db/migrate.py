@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import errors
+
+from pipeline.db import roles
+from pipeline.db.connection import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[\w-]+\.sql$")
 # Any constant works; it only has to be the same for every newsmon process.
 _MIGRATION_LOCK = 7_140_001
+# From this migration on the schema belongs to newsmon_owner, and migrations run as it.
+_OWNER_SINCE = 13
+# A migration waits this long for a table lock, then stops the readers holding locks
+# and tries again: waiting for ever would also queue every writer behind it.
+_LOCK_TIMEOUT = "2s"
+_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +42,10 @@ class Migration:
 
 class SchemaMismatch(RuntimeError):
     """The database schema is behind the code, or was changed under us."""
+
+
+class MigrationBlocked(DatabaseUnavailable):
+    """A migration could not get its locks: a session other than a reader holds them."""
 
 
 def available_migrations(sql_dir: Path = SQL_DIR) -> list[Migration]:
@@ -77,26 +95,68 @@ def pending_migrations(conn: psycopg.Connection, sql_dir: Path = SQL_DIR) -> lis
 
 
 def apply_migrations(conn: psycopg.Connection, sql_dir: Path = SQL_DIR) -> list[str]:
-    """Apply what is pending; a second call is a no-op. Returns the names applied."""
+    """Apply what is pending; a second call is a no-op. Returns the names applied.
+
+    A reader's open transaction never holds a migration up for long: after
+    `_LOCK_TIMEOUT` the readers holding locks are stopped and the migration retried.
+    """
     with conn.transaction():
+        _act_as_schema_owner(conn, _applied(conn))
         # Two processes migrating at once would both try to create the same tables.
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
         _ensure_table(conn)
     done = []
     for migration in pending_migrations(conn, sql_dir):
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            if conn.execute(
-                "SELECT 1 FROM schema_migrations WHERE version = %s", (migration.version,)
-            ).fetchone():
-                continue  # another process got there first
-            conn.execute(migration.sql)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                (migration.version, migration.name, migration.checksum),
-            )
-        done.append(migration.name)
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                if _apply(conn, migration):
+                    done.append(migration.name)
+                break
+            except errors.LockNotAvailable as exc:
+                stopped = roles.stop_lock_holding_readers(conn)
+                if attempt == _ATTEMPTS:
+                    raise MigrationBlocked(
+                        f"db: migration {migration.name} waited {_ATTEMPTS} times for a lock "
+                        f"held by another session; see pg_stat_activity ({exc})".strip()
+                    ) from exc
+                log.warning("db: migration %s waited %s for a lock; stopped %d reader "
+                            "session(s), trying again", migration.name, _LOCK_TIMEOUT,
+                            len(stopped))
     return done
+
+
+def _apply(conn: psycopg.Connection, migration: Migration) -> bool:
+    """One migration in one transaction; False when another process applied it first."""
+    with conn.transaction():
+        applied = _applied(conn)
+        _act_as_schema_owner(conn, applied)
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        if conn.execute(
+            "SELECT 1 FROM schema_migrations WHERE version = %s", (migration.version,)
+        ).fetchone():
+            return False
+        # Set after the migration lock: a second migrator waits for the first to finish.
+        conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
+        conn.execute(migration.sql)
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+            (migration.version, migration.name, migration.checksum),
+        )
+    return True
+
+
+def _act_as_schema_owner(conn: psycopg.Connection, applied: Container[int]) -> None:
+    """Run this transaction as newsmon_owner once it owns the schema, else as the session user.
+
+    Objects belong to the role that creates them, so a migration run as the owner leaves
+    nothing behind that only a superuser could change. Migrations before the owner
+    existed run as the session user (a superuser on a new database: 0013 creates roles
+    and changes system functions), even when the connection was opened as the owner.
+    """
+    as_owner = _OWNER_SINCE in applied and conn.execute(
+        "SELECT pg_has_role(session_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = %s",
+        (roles.OWNER_ROLE,)).fetchone() == (True,)
+    conn.execute("SET LOCAL ROLE newsmon_owner" if as_owner else "SET LOCAL ROLE NONE")
 
 
 def ensure_current(conn: psycopg.Connection, sql_dir: Path = SQL_DIR) -> None:

@@ -102,6 +102,10 @@ def test_db_url_starts_the_embedded_server_and_psql_can_use_it(tmp_path) -> None
             tables = {r[0] for r in conn.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
             memory = memory_settings(conn)
+            # the owner login, not the superuser: the pipeline cannot run programs
+            role = conn.execute("""SELECT rolsuper, pg_has_role(oid, 'newsmon_owner', 'MEMBER')
+                                   FROM pg_roles WHERE rolname = current_user""").fetchone()
+        assert role == (False, True)
         assert {"articles", "sources", "matches"} <= tables
         # sized for this machine on first start, not PostgreSQL's 128 MB for any machine
         assert memory["shared_buffers_mb"] == shared_buffers_mb()
@@ -115,6 +119,9 @@ def test_db_url_starts_the_embedded_server_and_psql_can_use_it(tmp_path) -> None
             assert "huge pages" not in done.stderr
         again = newsmon("db", "url", env=env)
         assert again.stdout.strip() == url and "huge pages" not in again.stderr
+        # researchers' SQL runs on the reader login the server was given
+        who = newsmon("sql", "SELECT session_user", env=env)
+        assert who.returncode == 0 and "newsmon_research" in who.stdout, who.stderr
     finally:
         stopped = newsmon("db", "stop", env=env)
     assert stopped.stdout.strip() == "stopped"
