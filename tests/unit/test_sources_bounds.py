@@ -57,8 +57,8 @@ def test_reading_an_oversized_feed_notes_the_cut() -> None:
     parsed = read_items(Source(name="big", url=BASE),
                         Response(url=BASE + "feed.xml", status=200, headers={}, body=body))
     assert len(parsed.items) == MAX_ENTRIES
-    assert parsed.notes == (f"parse: feed lists {MAX_ENTRIES + 500} entries; "
-                            "kept the first 1000 and the last 1000",)
+    note = f"parse: feed lists {MAX_ENTRIES + 500} entries; kept the first 1000 and the last 1000"
+    assert parsed.notes == (note,)
     assert {parsed.items[999].url, parsed.items[1000].url} == {f"{BASE}999", f"{BASE}1500"}
 
 
@@ -75,8 +75,8 @@ def test_a_sitemap_index_keeps_the_protocols_50000_newest_children() -> None:
     assert {base36(count - 2), base36(count - 1), base36(5)} <= set(kept)
     assert kept[:3] == ["0", "1", "2"]
     assert base36(MAX_URLS - 3) in kept and base36(MAX_URLS - 2) not in kept
-    assert sitemap.notes == [f"parse: sitemap {url} lists {count} child sitemaps; "
-                             f"kept the newest {MAX_URLS}"]
+    note = f"parse: sitemap {url} lists {count} child sitemaps; kept the newest {MAX_URLS}"
+    assert sitemap.notes == [note]
 
 
 def test_a_news_sitemap_keeps_its_newest_urls_by_publication_date() -> None:
