@@ -9,9 +9,9 @@ poll fails only if none could be read.
 
 Each document is read as a stream (gzipped ones, `.xml.gz` served without a
 Content-Encoding, inflated as it is read) and refused past the protocol's 50 MB: every
-entry leaves the tree once read and only the newest entries are kept, at most the
-protocol's 50,000 per file. A 3 MB gzipped index listing 1.25 million child sitemaps
-thus never holds more than those 50,000.
+entry leaves the tree once read and only the newest entries are kept: at most the
+protocol's 50,000 per file, and no more than the poll keeps (`poll_max_items`). A 3 MB
+gzipped index listing 1.25 million child sitemaps thus never holds more than those.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ async def collect_items(client: HttpClient, source: Source, response: Response, 
     Each document is parsed through `run` (a cycle's worker processes), fetched here.
     """
     # The poll keeps its newest `poll_max_items` in the end: a file's older URLs would
-    # only cross the worker's pipe to be dropped.
+    # only cross the worker's pipe to be dropped. An index's children are fetched newest
+    # first, a handful per poll, so the same number of them is plenty.
     max_urls = min(MAX_URLS, client.settings.poll_max_items)
     root = await run(read_sitemap, response.body, url=response.url, language=source.language,
                      max_urls=max_urls)
