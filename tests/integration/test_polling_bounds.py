@@ -84,3 +84,19 @@ def test_parsing_on_the_loop_itself_holds_it(settings) -> None:
         result, during = asyncio.run(poll_with_heartbeat(settings, source, run_here))
     assert (result.status, len(result.items), result.notes) == ("ok", 50, ())
     assert during == [0]
+
+
+def test_an_unchanged_feed_never_asks_for_a_worker(settings) -> None:
+    # A cycle starts its worker pool on the first call to its runner: a cycle of 304s
+    # must not pay for starting (and warming up) worker processes.
+    async def no_worker(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"a 304 asked for a worker to run {fn.__name__}")
+
+    async def main(url: str) -> PollResult:
+        async with HttpClient(settings) as client:
+            return await poll_source(client, Source(name="same", url=url), etag='"v1"',
+                                     last_modified=None, run=no_worker)
+
+    with LoopbackServer({"/feed.xml": (304, {"etag": '"v1"'}, b"")}) as server:
+        result = asyncio.run(main(server.url("/feed.xml")))
+    assert result.status == "not-modified"
