@@ -2,7 +2,8 @@
 
 `extract_article` is the whole stage for one page. `ExtractPool` runs it in worker
 processes so the event loop keeps fetching while lxml works, and so a page that makes
-the extractor spin is killed after `timeout_s` instead of stalling the run.
+the extractor spin is killed after `timeout_s` instead of stalling the run. The cycle
+parses feeds and sitemaps in the same workers (`ExtractPool.call`), for the same reasons.
 `classify_fulltext` says whether what came out is the article or only part of it.
 The choice of trafilatura options is measured and explained in docs/decisions.md.
 """
@@ -15,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import re
+import resource
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
@@ -261,10 +263,17 @@ WARM_UP_PAGE = (
 )
 
 
-def _worker_main(conn: Connection, extract_fn: ExtractFn, warm_up: bool) -> None:
-    """Worker process loop: (body, url, content_type) in, ("ok", Article) or ("err", ...) out."""
+def _worker_main(conn: Connection, extract_fn: ExtractFn, warm_up: bool,
+                 memory_limit: int) -> None:
+    """Worker process loop: (fn, args, kwargs) in, ("ok", result) or ("err", ...) out.
+
+    `fn` None is a page for `extract_fn`; any other function is the caller's own job
+    (`ExtractPool.call`), whose exception goes back as it is: ("raised", exception).
+    """
     # Ctrl-C reaches the whole process group; shutting workers down is the parent's job.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if memory_limit > 0:
+        limit_memory(memory_limit)
     if warm_up:
         try:
             extract_fn(WARM_UP_PAGE, url="http://warm-up.invalid/", content_type=None)
@@ -278,24 +287,44 @@ def _worker_main(conn: Connection, extract_fn: ExtractFn, warm_up: bool) -> None
             return
         if job is None:
             return
-        body, url, content_type = job
+        fn, args, kwargs = job
         try:
-            reply: tuple[Any, ...] = ("ok", extract_fn(body, url=url, content_type=content_type))
+            reply: tuple[Any, ...] = ("ok", (fn or extract_fn)(*args, **kwargs))
         except ExtractError as exc:
             reply = ("err", exc.kind, exc.message)
+        except MemoryError:
+            reply = ("err", "memory", f"out of memory (worker limit {memory_limit >> 20} MB)")
         except Exception as exc:  # noqa: BLE001 - one bad page must not end the worker
-            reply = ("err", "error", f"{type(exc).__name__}: {exc}")
-        conn.send(reply)
+            reply = ("raised", exc) if fn else ("err", "error", f"{type(exc).__name__}: {exc}")
+        _send_reply(conn, reply)
+
+
+def limit_memory(max_bytes: int) -> None:
+    """Cap this process's address space: past it an allocation fails (MemoryError) instead
+    of the machine swapping or the kernel's OOM killer picking a victim."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        max_bytes = min(max_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (max_bytes, hard))
+
+
+def _send_reply(conn: Connection, reply: tuple[Any, ...]) -> None:
+    try:
+        conn.send(reply)  # pickled before a byte is written: a failure sends nothing
+    except Exception as exc:  # noqa: BLE001 - an exception or result that cannot be pickled
+        what = reply[1] if reply[0] == "raised" else exc
+        conn.send(("err", "error", f"{type(what).__name__}: {what}"))
 
 
 class _Worker:
     __slots__ = ("conn", "process", "ready")
 
-    def __init__(self, context: Any, extract_fn: ExtractFn, warm_up: bool) -> None:
+    def __init__(self, context: Any, extract_fn: ExtractFn, warm_up: bool,
+                 memory_limit: int) -> None:
         self.conn, child_conn = context.Pipe()
         self.process = context.Process(
-            target=_worker_main, args=(child_conn, extract_fn, warm_up), name="newsmon-extract",
-            daemon=True,
+            target=_worker_main, args=(child_conn, extract_fn, warm_up, memory_limit),
+            name="newsmon-extract", daemon=True,
         )
         self.process.start()
         child_conn.close()
@@ -324,7 +353,7 @@ def pool_context() -> Any:
     # threads or sockets (plain fork from an asyncio program with threads is unsafe).
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["pipeline.extract"])
+        context.set_forkserver_preload(["pipeline.extract", "pipeline.sources"])
         return context
     return multiprocessing.get_context("spawn")
 
@@ -336,9 +365,12 @@ class ExtractPool:
     from any number of tasks: each waits for an idle worker, so at most `workers` pages
     are extracted at once. A page that runs past `timeout_s` raises ExtractError (kind
     "timeout") and its worker is killed and replaced; a worker that dies (kind "crashed")
-    is replaced too. `extract_fn` (a module-level function, as workers import it by name)
-    replaces `extract_article`, for tests and benchmarks; `warm_up=False` skips the
-    start-up extraction (tests with small pages do not need it).
+    is replaced too. `memory_limit` (bytes, 0 for none) caps each worker's address space:
+    a page that needs more fails alone (kind "memory") and its worker is replaced, as its
+    heap may be left fragmented. `extract_fn` (a module-level function, as workers import
+    it by name) replaces `extract_article`, for tests and benchmarks; `warm_up=False` skips
+    the start-up extraction (tests with small pages do not need it). `call` runs any other
+    module-level function in a worker under the same limits (the cycle's feed parsing).
     """
 
     def __init__(
@@ -348,9 +380,11 @@ class ExtractPool:
         *,
         extract_fn: ExtractFn = extract_article,
         warm_up: bool = True,
+        memory_limit: int = 0,
     ) -> None:
         self.workers = workers if workers > 0 else (os.cpu_count() or 1)
         self.timeout_s = timeout_s
+        self.memory_limit = memory_limit
         self._extract_fn = extract_fn
         self._warm_up = warm_up
         self._context = pool_context()
@@ -401,14 +435,40 @@ class ExtractPool:
         self, body: bytes, *, url: str, content_type: str | None = None
     ) -> Article:
         """Extract one page in a worker process; raise ExtractError on failure or timeout."""
+        reply = await self._run((None, (body,), {"url": url, "content_type": content_type}),
+                                url=url)
+        if reply[0] == "ok":
+            return reply[1]
+        _, kind, message = reply
+        raise ExtractError(message, url=url, kind=kind)
+
+    async def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """`fn(*args, **kwargs)` in a worker: its result, or its exception raised here.
+
+        `fn` must be a module-level function (workers import it by name). A timeout, a
+        dead worker or the memory limit raise ExtractError naming `fn`.
+        """
+        name = f"{fn.__module__}.{fn.__qualname__}"
+        reply = await self._run((fn, args, kwargs), url=name)
+        if reply[0] == "ok":
+            return reply[1]
+        if reply[0] == "raised":
+            raise reply[1]
+        _, kind, message = reply
+        raise ExtractError(message, url=name, kind=kind)
+
+    async def _run(self, job: tuple[Any, ...], *, url: str) -> tuple[Any, ...]:
+        """One job on an idle worker; the worker's reply, or ExtractError if it gave none."""
         if not self._pool:
             raise RuntimeError("extract: pool is not started (use it as a context manager)")
         idle = self._idle_queue()
         worker = await idle.get()
         try:
             await self._ensure_ready(worker)
-            worker.conn.send((body, url, content_type))
+            worker.conn.send(job)
             reply = await asyncio.wait_for(_receive(worker.conn), self.timeout_s)
+            if reply[:2] == ("err", "memory"):
+                worker = self._replace(worker)
         except TimeoutError:
             worker = self._replace(worker)
             raise ExtractError(
@@ -428,10 +488,7 @@ class ExtractPool:
         finally:
             if worker in self._pool:
                 idle.put_nowait(worker)
-        if reply[0] == "ok":
-            return reply[1]
-        _, kind, message = reply
-        raise ExtractError(message, url=url, kind=kind)
+        return reply
 
     async def _ensure_ready(self, worker: _Worker) -> None:
         if worker.ready:
@@ -453,7 +510,7 @@ class ExtractPool:
         return fresh
 
     def _new_worker(self) -> _Worker:
-        return _Worker(self._context, self._extract_fn, self._warm_up)
+        return _Worker(self._context, self._extract_fn, self._warm_up, self.memory_limit)
 
     def _idle_queue(self) -> asyncio.Queue[_Worker]:
         # Queues belong to one event loop; a pool reused under a new loop gets a new queue.

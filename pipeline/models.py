@@ -48,6 +48,16 @@ class FeedItem:
 
 
 @record
+class ParsedFeed:
+    """A source's entries as its adapter read them, and what the reading left out."""
+
+    items: list[FeedItem]
+    # Cuts made on hostile or oversized input, stage-prefixed for the poll's log
+    # ("parse: feed lists 80000 entries; kept the first 1000 and the last 1000").
+    notes: tuple[str, ...] = ()
+
+
+@record
 class Response:
     """A finished HTTP exchange, body already capped and decompressed."""
 

@@ -33,10 +33,12 @@ from pipeline.http import FetchError, HttpClient
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources import (
     FeedParseError,
+    Runner,
     SourceSkipped,
     collect_items,
     request_headers,
     request_url,
+    run_here,
     source_problem,
 )
 
@@ -77,6 +79,7 @@ class PollResult:
     error: Exception | None = None  # FetchError, FeedParseError, SourceSkipped or ValueError
     url: str = ""  # the URL requested: source.url, or built from the source's params
     policy: SchedulePolicy = field(default_factory=SchedulePolicy)
+    notes: tuple[str, ...] = ()  # entries the parse left out (ParsedFeed.notes)
 
     @property
     def duration_ms(self) -> int:
@@ -101,8 +104,12 @@ class SourceHealth:
 # -- one poll --------------------------------------------------------------------------
 
 async def poll_source(client: HttpClient, source: Source, *, etag: str | None,
-                      last_modified: str | None) -> PollResult:
-    """Fetch and parse one source; never raises for a bad feed, host or configuration."""
+                      last_modified: str | None, run: Runner = run_here) -> PollResult:
+    """Fetch and parse one source; never raises for a bad feed, host or configuration.
+
+    The parse goes through `run`: a cycle passes its worker pool, so a huge feed costs a
+    worker's time, not the event loop's (whose other requests would miss their deadlines).
+    """
     started = time.monotonic()
     policy = SchedulePolicy.from_settings(client.settings)
     problem = source_problem(source)
@@ -123,14 +130,17 @@ async def poll_source(client: HttpClient, source: Source, *, etag: str | None,
     if response.is_not_modified:
         return done(status="not-modified", response=response)
     try:
-        items = await collect_items(client, source, response)
+        parsed = await collect_items(client, source, response, run=run)
     except (FetchError, FeedParseError) as exc:
         return done(status="error", response=response, error=exc)
     except Exception as exc:  # a parser bug on one odd feed must not end the run
         log.exception("parse: unexpected failure on %s", url)
         error = FeedParseError(f"parse: unexpected {type(exc).__name__}: {exc}")
         return done(status="error", response=response, error=error)
-    return done(status="ok", response=response, items=newest_items(items, policy.max_items))
+    for note in parsed.notes:
+        log.warning("%s: %s", source.name, note)
+    return done(status="ok", response=response, notes=parsed.notes,
+                items=newest_items(parsed.items, policy.max_items))
 
 
 def newest_items(items: list[FeedItem], limit: int) -> list[FeedItem]:
@@ -175,7 +185,9 @@ def record_poll(conn: psycopg.Connection, source: Source, result: PollResult, *,
             "http_status": response.status if response else getattr(error, "status", None),
             "bytes": len(response.body) if response else None,
             "items_seen": len(result.items), "items_new": items_new,
-            "error_class": error_class(error), "error_message": str(error) if error else None,
+            "error_class": error_class(error),
+            # No column of its own: on a poll without error, the message says what was cut.
+            "error_message": str(error) if error else "; ".join(result.notes) or None,
         })
         if moved:
             _follow_permanent_redirect(conn, source, result, redirect)

@@ -38,6 +38,7 @@ from pipeline.fulltext import Fulltext, judge_fulltext, save_raw, source_baselin
 from pipeline.http import FetchError, HttpClient, host_of
 from pipeline.match import Watchlist, detect_language, load_watchlist, match_article
 from pipeline.models import Article, FeedItem, Match, Outcome, Response, Source
+from pipeline.sources import FeedParseError
 from pipeline.stories import (
     KnownArticle,
     StoreOutcome,
@@ -242,6 +243,7 @@ class _Cycle:
         self._pool: ExtractPool | None = None
         self._new_pool = partial(ExtractPool, workers=workers,
                                  timeout_s=self.settings.extract_timeout_s,
+                                 memory_limit=self.settings.worker_memory_mb << 20,
                                  extract_fn=partial(extract_page,
                                                     watchlist=self.settings.watchlist))
         self._poll_states = await self.db(polling.poll_states, [s.id for s in sources])
@@ -270,7 +272,8 @@ class _Cycle:
         started = time.monotonic()
         try:
             result = await polling.poll_source(self.client, source, etag=state.etag,
-                                               last_modified=state.last_modified)
+                                               last_modified=state.last_modified,
+                                               run=self.in_worker)
             fresh = await self.ingest_entries(source, result)
             await self.db(polling.record_poll, source, result, run_id=self.summary.run_id,
                           items_new=len(fresh), health=state.health)
@@ -321,6 +324,14 @@ class _Cycle:
                 raise
             log.error("run: could not record the failure of %s: %s", source.name, failed)
         return result
+
+    async def in_worker(self, fn: Callable, /, *args: object, **kwargs: object):
+        """Parse in the extraction workers (`polling.poll_source`'s runner): a huge feed
+        then stalls a worker, never the event loop and every other source's requests."""
+        try:
+            return await self.pool.call(fn, *args, **kwargs)
+        except ExtractError as exc:  # out of time or memory, or the worker died
+            raise FeedParseError(f"parse: {exc.message} in a worker") from None
 
     async def fresh_items(self, source: Source, items: list[FeedItem]) -> list[tuple[str, FeedItem]]:
         """The entries worth fetching: not settled before and not stored under any URL,

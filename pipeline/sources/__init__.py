@@ -8,21 +8,31 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.config import Settings
-from pipeline.models import FeedItem, Response, Source
+from pipeline.models import FeedItem, ParsedFeed, Response, Source
 from pipeline.sources import gdelt, google_news, newsapi, rss, sitemap
 from pipeline.sources.errors import FeedParseError, SourceSkipped
 
 if TYPE_CHECKING:
     from pipeline.http import HttpClient
 
-__all__ = ["ADAPTERS", "PARSERS", "FeedParseError", "SourceSkipped", "SourcesFileError",
-           "collect_items", "load_sources_file", "parse_items", "request_headers",
-           "request_url"]
+__all__ = ["ADAPTERS", "PARSERS", "FeedParseError", "Runner", "SourceSkipped",
+           "SourcesFileError", "collect_items", "load_sources_file", "parse_items",
+           "read_items", "request_headers", "request_url", "run_here"]
+
+# `await run(fn, *args, **kwargs)`: fn's result (or exception), computed wherever the
+# runner chooses. Parsing is CPU work: a cycle runs it in its worker processes, so the
+# event loop keeps every other source's requests moving meanwhile.
+Runner = Callable[..., Awaitable[Any]]
+
+
+async def run_here(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Run `fn` on the event loop itself: for a one-off poll (the CLI, tests) only."""
+    return fn(*args, **kwargs)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,13 +43,15 @@ class Adapter:
     # Extra request headers, e.g. an API key; raises SourceSkipped when one is missing.
     request_headers: Callable[[Source, Settings], dict[str, str]] | None = None
     # Replaces `parse` when reading the items takes more requests (sitemap indexes).
-    collect: Callable[[HttpClient, Source, Response], Awaitable[list[FeedItem]]] | None = None
+    collect: Callable[..., Awaitable[ParsedFeed]] | None = None
+    # The body is an RSS, Atom, RDF or JSON feed: its entries are capped before parsing.
+    feed: bool = False
 
 
 ADAPTERS: dict[str, Adapter] = {
-    "rss": Adapter(parse=rss.parse_response),
+    "rss": Adapter(parse=rss.parse_response, feed=True),
     "google_news": Adapter(parse=google_news.parse_response,
-                           request_url=google_news.request_url),
+                           request_url=google_news.request_url, feed=True),
     "gdelt": Adapter(parse=gdelt.parse_response, request_url=gdelt.request_url),
     "sitemap": Adapter(parse=sitemap.parse_response, collect=sitemap.collect_items),
     "newsapi": Adapter(parse=newsapi.parse_response, request_url=newsapi.request_url,
@@ -111,9 +123,28 @@ def request_headers(source: Source, settings: Settings) -> dict[str, str]:
     return build(source, settings) if build else {}
 
 
-async def collect_items(client: HttpClient, source: Source, response: Response) -> list[FeedItem]:
-    """The items in a fetched response, fetching more where the kind needs it."""
+def read_items(source: Source, response: Response) -> ParsedFeed:
+    """The items of one response, a feed's entries capped first (`rss.cap_entries`).
+
+    A pure function of its arguments, so a worker process can run it.
+    """
+    notes: tuple[str, ...] = ()
+    if ADAPTERS[source.kind].feed:
+        body, listed = rss.cap_entries(response.body, limit=rss.MAX_ENTRIES)
+        if listed > rss.MAX_ENTRIES:
+            response = replace(response, body=body)
+            tail = rss.MAX_ENTRIES // 2
+            note = (f"parse: feed lists {listed} entries; kept the first "
+                    f"{rss.MAX_ENTRIES - tail} and the last {tail}")
+            notes = (note,)
+    return ParsedFeed(items=parse_items(source, response), notes=notes)
+
+
+async def collect_items(client: HttpClient, source: Source, response: Response, *,
+                        run: Runner = run_here) -> ParsedFeed:
+    """The items in a fetched response, fetching more where the kind needs it; parsing
+    goes through `run`."""
     collect = ADAPTERS[source.kind].collect
     if collect is not None:
-        return await collect(client, source, response)
-    return parse_items(source, response)
+        return await collect(client, source, response, run=run)
+    return await run(read_items, source, response)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import codecs
+import json
 import re
 import time
 from collections.abc import Callable
@@ -35,8 +36,16 @@ _BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF8, codecs.BOM_U
          codecs.BOM_UTF16_BE)
 _XML_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])[^"']*""")
 _CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]+|[0-9]+);")
+# Where an RSS <item> or Atom <entry> starts (RSS 1.0's <rdf:li> lists and <items> do not match).
+_ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
 
-__all__ = ["FeedParseError", "parse_feed", "parse_response"]
+# feedparser builds every entry of a feed before we can look at one, at about 0.2 ms an
+# entry: an 80,000-entry feed took 15 s. News feeds carry 10-100 entries (69 at most in the
+# shared corpus); a poll keeps the newest `poll_max_items` (500), so 2,000 leave that cut
+# room to choose by date and cost feedparser well under a second.
+MAX_ENTRIES = 2000
+
+__all__ = ["FeedParseError", "cap_entries", "parse_feed", "parse_response"]
 
 
 def parse_response(source: Source, response: Response) -> list[FeedItem]:
@@ -53,6 +62,30 @@ def parse_feed(body: bytes, *, base_url: str, headers: dict[str, str] | None = N
         return distinct_entries(items)
     parsed = parse_document(body, base_url=base_url, headers=headers)
     return feed_items(parsed, base_url=base_url, language=language, now=now)
+
+
+def cap_entries(body: bytes, *, limit: int = MAX_ENTRIES) -> tuple[bytes, int]:
+    """The feed with at most `limit` (at least 2) entries, before any parser builds them;
+    and how many entries it listed.
+
+    Feeds list newest first, some oldest first: the first and the last half of `limit`
+    are kept so the newest survive either way. An XML feed is cut as bytes between the
+    entries, so what is kept reaches feedparser exactly as served. (An entry start inside
+    CDATA would misplace a cut; feedparser's lenient parser then reads what is left.)
+    """
+    limit = max(limit, 2)
+    head, tail = limit - limit // 2, limit // 2
+    if is_json_feed(body):
+        data = read_json_feed(body)
+        entries = data.get("items", [])
+        if len(entries) <= limit:
+            return body, len(entries)
+        data["items"] = entries[:head] + entries[-tail:]
+        return json.dumps(data, ensure_ascii=False).encode("utf-8"), len(entries)
+    starts = [found.start() for found in _ENTRY_START.finditer(body)]
+    if len(starts) <= limit:
+        return body, len(starts)
+    return body[:starts[head]] + body[starts[-tail]:], len(starts)
 
 
 def parse_document(body: bytes, *, base_url: str,

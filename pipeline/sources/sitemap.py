@@ -5,13 +5,21 @@ sitemap index (`<sitemapindex>`) whose children are split by day or section. An 
 followed to its newest children (by `<lastmod>`), at most `params.max_sitemaps` (default
 5) sitemaps per poll and two levels deep, so a site whose index lists years of monthly
 archives costs a handful of requests, not thousands. A child that fails is skipped; the
-poll fails only if none could be read. Gzipped sitemaps (`.xml.gz`, served without a
-Content-Encoding) are inflated with the same bounded decoder as HTTP bodies.
+poll fails only if none could be read.
+
+Each document is read as a stream (gzipped ones, `.xml.gz` served without a
+Content-Encoding, inflated as it is read) and refused past the protocol's 50 MB: every
+entry leaves the tree once read and only the newest entries are kept: at most the
+protocol's 50,000 per file, and no more than the poll keeps (`poll_max_items`). A 3 MB
+gzipped index listing 1.25 million child sitemaps thus never holds more than those.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
+import heapq
+import io
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,25 +28,32 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from pipeline.http import FetchError
-from pipeline.http.body import Inflater
-from pipeline.models import FeedItem, Response, Source
+from pipeline.models import FeedItem, ParsedFeed, Response, Source
 from pipeline.sources.errors import FeedParseError
 from pipeline.sources.fields import absolute_http_url, checked_date, language_code
 from pipeline.text import clean_title
 
 if TYPE_CHECKING:
     from pipeline.http import HttpClient
+    from pipeline.sources import Runner
 
 MAX_SITEMAPS = 5  # child sitemaps fetched per poll
 MAX_DEPTH = 2  # index -> index -> urlset
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit, uncompressed
+MAX_URLS = 50_000  # the protocol's limit of URLs (or child sitemaps) in one file
 _GZIP_MAGIC = b"\x1f\x8b"
+_OLDEST = datetime.min.replace(tzinfo=UTC)
+_ENTRY = {"urlset": "url", "sitemapindex": "sitemap"}  # root element -> its entries
+# No entities, no network, no DTD: a sitemap has no use for them and they are attack surface.
+_SAFE_XML = {"resolve_entities": False, "no_network": True, "load_dtd": False,
+             "recover": True, "remove_comments": True, "remove_pis": True}
 
 
 @dataclass(slots=True)
 class Sitemap:
     items: list[FeedItem] = field(default_factory=list)
     children: list[tuple[str, datetime | None]] = field(default_factory=list)  # (url, lastmod)
+    notes: list[str] = field(default_factory=list)  # entries left out, see ParsedFeed.notes
 
 
 def parse_response(source: Source, response: Response) -> list[FeedItem]:
@@ -46,10 +61,19 @@ def parse_response(source: Source, response: Response) -> list[FeedItem]:
     return read_sitemap(response.body, url=response.url, language=source.language).items
 
 
-async def collect_items(client: HttpClient, source: Source, response: Response) -> list[FeedItem]:
-    """The sitemap's items, and those of its newest child sitemaps if it is an index."""
-    root = read_sitemap(response.body, url=response.url, language=source.language)
-    items = list(root.items)
+async def collect_items(client: HttpClient, source: Source, response: Response, *,
+                        run: Runner) -> ParsedFeed:
+    """The sitemap's items, and those of its newest child sitemaps if it is an index.
+
+    Each document is parsed through `run` (a cycle's worker processes), fetched here.
+    """
+    # The poll keeps its newest `poll_max_items` in the end: a file's older URLs would
+    # only cross the worker's pipe to be dropped. An index's children are fetched newest
+    # first, a handful per poll, so the same number of them is plenty.
+    max_urls = min(MAX_URLS, client.settings.poll_max_items)
+    root = await run(read_sitemap, response.body, url=response.url, language=source.language,
+                     max_urls=max_urls)
+    items, notes = list(root.items), list(root.notes)
     limit = int(source.params.get("max_sitemaps") or MAX_SITEMAPS)
     pending, seen, fetched, errors = _newest(root.children), {response.url}, 0, []
     for _depth in range(MAX_DEPTH):
@@ -59,7 +83,8 @@ async def collect_items(client: HttpClient, source: Source, response: Response) 
         seen.update(batch)
         fetched += len(batch)
         results = await asyncio.gather(
-            *(_fetch_sitemap(client, url, language=source.language) for url in batch),
+            *(_fetch_sitemap(client, url, language=source.language, run=run,
+                             max_urls=max_urls) for url in batch),
             return_exceptions=True,
         )
         pending = []
@@ -70,40 +95,91 @@ async def collect_items(client: HttpClient, source: Source, response: Response) 
                 raise result
             else:
                 items.extend(result.items)
+                notes.extend(result.notes)
                 pending.extend(_newest(result.children))
     if errors and not items:
         raise FeedParseError(f"parse: no child sitemap could be read (first: {errors[0]})")
-    return _first_per_url(items)  # children often overlap (today's and yesterday's)
+    # children often overlap (today's and yesterday's)
+    return ParsedFeed(items=_first_per_url(items), notes=tuple(notes))
 
 
 def read_sitemap(body: bytes, *, url: str, language: str | None = None,
-                 now: datetime | None = None) -> Sitemap:
-    """One sitemap document: its URL entries, or the child sitemaps of an index."""
+                 now: datetime | None = None, max_urls: int = MAX_URLS) -> Sitemap:
+    """One sitemap document: its URL entries, or the child sitemaps of an index.
+
+    Streamed: each entry is taken out of the tree once read, and a heap keeps the newest
+    `max_urls` (by publication date or lastmod; undated ones count as oldest, earlier
+    ones first), so memory follows `max_urls`, not the size of the file.
+    """
     now = now or datetime.now(UTC)
-    root = _parse_xml(_inflated(body))
-    kind = etree.QName(root).localname
-    if kind == "sitemapindex":
-        children = []
-        for node in root:
-            if _local(node) == "sitemap":
-                loc = absolute_http_url(_child_text(node, "loc"), url)
-                if loc:
-                    children.append((loc, _w3c_date(_child_text(node, "lastmod"))))
-        return Sitemap(children=children)
-    if kind != "urlset":
+    newest: list[tuple[datetime, int, etree._Element]] = []  # heap: the oldest kept on top
+    listed, entry, root = 0, None, None
+    events = etree.iterparse(_XmlStream(body), events=("end",),
+                             tag=("{*}url", "{*}sitemap"), **_SAFE_XML)
+    try:
+        for _event, node in events:
+            if root is None:
+                root = node.getroottree().getroot()
+                if _local(root) not in _ENTRY:
+                    break
+                entry = etree.QName(etree.QName(root).namespace, _ENTRY[_local(root)]).text
+            if node.tag != entry or node.getparent() is not root:
+                continue
+            root.remove(node)
+            listed += 1
+            kept = (_entry_date(node) or _OLDEST, -listed, node)
+            if len(newest) < max_urls:
+                heapq.heappush(newest, kept)
+            else:
+                heapq.heappushpop(newest, kept)
+    except etree.XMLSyntaxError as exc:
+        raise FeedParseError(f"parse: not a sitemap ({exc})") from exc
+    root = events.root if root is None else root
+    if root is None:
+        raise FeedParseError("parse: not a sitemap (no XML element found)")
+    kind = _local(root)
+    if kind not in _ENTRY:
         raise FeedParseError(f"parse: not a sitemap (root element <{kind}>)")
-    items = []
-    for node in root:
-        if _local(node) == "url":
-            item = _url_item(node, base_url=url, language=language, now=now)
-            if item is not None:
-                items.append(item)
-    return Sitemap(items=items)
+    nodes = [node for _date, _index, node in sorted(newest, key=lambda kept: -kept[1])]
+    sitemap = Sitemap()
+    if listed > len(nodes):
+        what = "child sitemaps" if kind == "sitemapindex" else "URLs"
+        sitemap.notes.append(f"parse: sitemap {url} lists {listed} {what}; "
+                             f"kept the newest {len(nodes)}")
+    if kind == "sitemapindex":
+        for node in nodes:
+            loc = absolute_http_url(_child_text(node, "loc"), url)
+            if loc:
+                sitemap.children.append((loc, _w3c_date(_child_text(node, "lastmod"))))
+        return sitemap
+    for node in nodes:
+        item = _url_item(node, base_url=url, language=language, now=now)
+        if item is not None:
+            sitemap.items.append(item)
+    return sitemap
 
 
-async def _fetch_sitemap(client: HttpClient, url: str, *, language: str | None) -> Sitemap:
+async def _fetch_sitemap(client: HttpClient, url: str, *, language: str | None, run: Runner,
+                         max_urls: int) -> Sitemap:
     response = await client.fetch(url)
-    return read_sitemap(response.body, url=response.url, language=language)
+    return await run(read_sitemap, response.body, url=response.url, language=language,
+                     max_urls=max_urls)
+
+
+def _entry_date(node: etree._Element) -> datetime | None:
+    """What the heap orders entries by: the date `_url_item` reads, before any checks.
+
+    Read for every entry of a file, so lxml matches the tags (`iterchildren`).
+    """
+    for news in node.iterchildren("{*}news"):
+        for published in news.iterchildren("{*}publication_date"):
+            if (published.text or "").strip():
+                return _w3c_date(published.text)
+            break
+        break
+    for lastmod in node.iterchildren("{*}lastmod"):
+        return _w3c_date(lastmod.text or "")
+    return None
 
 
 def _url_item(node: etree._Element, *, base_url: str, language: str | None,
@@ -129,29 +205,24 @@ def _url_item(node: etree._Element, *, base_url: str, language: str | None,
                     updated_at=None if updated_flags else updated_at)
 
 
-def _inflated(body: bytes) -> bytes:
-    if not body.startswith(_GZIP_MAGIC):
-        return body
-    try:
-        data = Inflater("gzip").decode(body, MAX_SITEMAP_BYTES + 1)
-    except zlib.error as exc:
-        raise FeedParseError(f"parse: cannot inflate gzipped sitemap ({exc})") from exc
-    if len(data) > MAX_SITEMAP_BYTES:
-        raise FeedParseError("parse: gzipped sitemap exceeds 50 MB uncompressed")
-    return data
+class _XmlStream:
+    """The document for lxml to read in chunks: inflated as it goes when gzipped, and
+    refused once past MAX_SITEMAP_BYTES, so a gzip bomb never sits in memory whole."""
 
+    def __init__(self, body: bytes) -> None:
+        raw = io.BytesIO(body)
+        self._source = gzip.GzipFile(fileobj=raw) if body.startswith(_GZIP_MAGIC) else raw
+        self._read = 0
 
-def _parse_xml(body: bytes) -> etree._Element:
-    # No entities, no network, no DTD: a sitemap has no use for them and they are attack surface.
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                             recover=True, remove_comments=True, remove_pis=True)
-    try:
-        root = etree.fromstring(body, parser)
-    except etree.XMLSyntaxError as exc:
-        raise FeedParseError(f"parse: not a sitemap ({exc})") from exc
-    if root is None:
-        raise FeedParseError("parse: not a sitemap (no XML element found)")
-    return root
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data = self._source.read(size if size >= 0 else MAX_SITEMAP_BYTES + 1)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise FeedParseError(f"parse: cannot inflate gzipped sitemap ({exc})") from exc
+        self._read += len(data)
+        if self._read > MAX_SITEMAP_BYTES:
+            raise FeedParseError("parse: sitemap exceeds 50 MB uncompressed")
+        return data
 
 
 def _first_per_url(items: list[FeedItem]) -> list[FeedItem]:
@@ -178,7 +249,9 @@ def _w3c_date(value: str) -> datetime | None:
 
 
 def _local(node: etree._Element) -> str:
-    return etree.QName(node).localname if isinstance(node.tag, str) else ""
+    # What etree.QName(node).localname says, without building a QName: read per entry.
+    tag = node.tag
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def _child(node: etree._Element, name: str) -> etree._Element | None:

@@ -16,8 +16,17 @@ PAGES = Path(__file__).resolve().parents[1] / "data" / "pages"
 URL = "https://diario.example/a"
 
 
+HOG_BYTES = 1536 << 20  # more than the 1 GB limit below; calloc'd, so never touched
+MEMORY_LIMIT = 1 << 30
+
+
+def hog() -> int:
+    # Zeroed pages are mapped lazily: without a limit this succeeds and costs nothing.
+    return len(bytes(HOG_BYTES))
+
+
 def misbehaving_extract(body: bytes, *, url: str, content_type: str | None) -> Article:
-    """extract_article, except for pages that tell the worker to hang, die or raise.
+    """extract_article, except for pages that tell the worker to hang, die, raise or hog.
 
     Module-level so worker processes can import it by name.
     """
@@ -28,6 +37,8 @@ def misbehaving_extract(body: bytes, *, url: str, content_type: str | None) -> A
         os._exit(3)
     if body == b"RAISE":
         raise ValueError("boom")
+    if body == b"HOG":
+        hog()
     return extract_article(body, url=url, content_type=content_type)
 
 
@@ -111,6 +122,41 @@ def test_exception_in_extraction_is_an_extract_error_and_keeps_the_worker() -> N
     assert (boom.kind, str(boom)) == ("error", f"extract: ValueError: boom ({URL})")
     assert (empty.kind, str(empty)) == ("no-text", f"extract: no main text found ({URL})")
     assert replaced == 0
+
+
+def test_page_past_the_memory_limit_fails_alone_and_the_next_one_extracts() -> None:
+    async def main() -> tuple[ExtractError, Article, int]:
+        async with ExtractPool(1, timeout_s=60, extract_fn=misbehaving_extract,
+                               warm_up=False, memory_limit=MEMORY_LIMIT) as pool:
+            with pytest.raises(ExtractError) as caught:
+                await pool.extract(b"HOG", url=URL)
+            # one worker only: this page runs on the replacement, under the same limit
+            return caught.value, await pool.extract(page("es_teaser.html"), url=URL), \
+                pool.replaced
+
+    error, article, replaced = asyncio.run(main())
+    assert (error.kind, str(error)) == (
+        "memory", f"extract: out of memory (worker limit 1024 MB) ({URL})")
+    assert article.title == "Detienen a presuntos miembros del Tren de Aragua en Zulia"
+    assert replaced == 1
+
+
+def test_a_job_run_in_a_worker_returns_its_result_or_raises_its_own_error() -> None:
+    async def main() -> tuple[int, ValueError, ExtractError]:
+        async with ExtractPool(1, timeout_s=60, warm_up=False,
+                               memory_limit=MEMORY_LIMIT) as pool:
+            answer = await pool.call(int, "42")
+            with pytest.raises(ValueError) as raised:
+                await pool.call(int, "forty-two")
+            with pytest.raises(ExtractError) as hogged:
+                await pool.call(hog)
+            return answer, raised.value, hogged.value
+
+    answer, raised, hogged = asyncio.run(main())
+    assert answer == 42
+    assert type(raised) is ValueError and "forty-two" in str(raised)
+    assert (hogged.kind, str(hogged)) == (
+        "memory", f"extract: out of memory (worker limit 1024 MB) ({__name__}.hog)")
 
 
 def test_cancelled_page_does_not_leak_its_answer_to_the_next_page(tmp_path) -> None:
