@@ -14,9 +14,11 @@ COPY --chown=airflow:0 pyproject.toml requirements.lock README.md /opt/newsmon/
 COPY --chown=airflow:0 pipeline /opt/newsmon/pipeline
 COPY --chown=airflow:0 sql /opt/newsmon/sql
 
-# Airflow pinned to the image's own version so the lock cannot move it; editable so the
-# migrations are read from /opt/newsmon/sql, next to the package.
-RUN pip install --no-cache-dir --constraint /opt/newsmon/requirements.lock \
-        "apache-airflow==${AIRFLOW_VERSION}" --editable "/opt/newsmon[airflow]"
+# The wheel, as users install it (it carries the migrations as pipeline/sql); Airflow pinned
+# to the image's own version so the lock cannot move it.
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/dist /opt/newsmon \
+    && pip install --no-cache-dir --constraint /opt/newsmon/requirements.lock \
+        "apache-airflow==${AIRFLOW_VERSION}" "$(ls /tmp/dist/newsmon-*.whl)[airflow]" \
+    && rm -rf /tmp/dist
 
 COPY --chown=airflow:0 dags /opt/airflow/dags

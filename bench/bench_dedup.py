@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline import dedup
+from pipeline.dedup import keys as dedup
 
 PAIRS = ROOT / "tests" / "data" / "dup_pairs.jsonl"
 CORPUS = ROOT.parent / "shared" / "corpus" / "articles" / "scrapinghub-aeb" / "ground-truth.json"

@@ -7,7 +7,7 @@
 Every size gets a fresh database on the server, migrated like production, seeded with
 COPY (indexes and constraints dropped during the load and rebuilt after, as a backfill
 would), vacuumed, and dropped afterwards (``--keep`` keeps it). The lookup timed is the
-store's own ``pipeline.stories.find_near_duplicate``.
+store's own ``pipeline.store.articles.find_near_duplicate``.
 
 Synthetic but honest: every seeded article has a full 1 KB signature in ``articles.minhash``
 and its 32 band keys computed by ``lsh_bands`` from that signature. To reproduce the rate at
@@ -51,9 +51,9 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.db import apply_migrations
-from pipeline.dedup import LSH_BANDS, LSH_ROWS, NUM_PERM, lsh_bands
-from pipeline.stories import CANDIDATE_LIMIT, find_near_duplicate
+from pipeline.dedup.keys import LSH_BANDS, LSH_ROWS, NUM_PERM, lsh_bands
+from pipeline.store import apply_migrations
+from pipeline.store.articles import CANDIDATE_LIMIT, find_near_duplicate
 
 FALSE_CANDIDATES_PER_MILLION = 144  # docs/decisions.md, "Dedup"
 COPY_KEPT = 0.5  # share of signature values a "found" lookup keeps from its stored original
@@ -281,7 +281,7 @@ def figures(archive: Archive, misses: np.ndarray) -> dict[str, Any]:
 
 
 def _plan(conn: psycopg.Connection, signature: np.ndarray) -> str:
-    from pipeline.stories import _CANDIDATES  # the production query text, to show its plan
+    from pipeline.store.articles import _CANDIDATES  # the production query text, to show its plan
 
     lines = [row[0] for row in conn.execute(
         "EXPLAIN " + _CANDIDATES, {"keys": lsh_bands(signature), "limit": CANDIDATE_LIMIT})]
@@ -351,7 +351,7 @@ def _server_url() -> str:
     if os.environ.get("NEWSMON_DATABASE_URL"):
         return os.environ["NEWSMON_DATABASE_URL"]
     from pipeline.config import load_settings
-    from pipeline.db import database_url
+    from pipeline.store import database_url
 
     return database_url(load_settings())
 

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline import research
-from pipeline.db import apply_migrations
+from pipeline.store import apply_migrations
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "articles"
 

@@ -26,8 +26,8 @@ from typing import Any
 
 def cycle(task: dict[str, Any]) -> dict[str, Any]:
     from pipeline.config import load_settings
+    from pipeline.ingest.cycle import run_cycle
     from pipeline.models import Source
-    from pipeline.run import run_cycle
 
     sources = [Source(name=name, url=url, kind="rss") for name, url in task["sources"]]
     with tempfile.TemporaryDirectory(prefix="newsmon-bench-home-") as home:
@@ -66,7 +66,7 @@ def _save_profile(profiler: Any, path: str) -> None:
 # -- P1 baseline: trafilatura alone -------------------------------------------------------------
 
 def _start_worker() -> None:
-    from pipeline.extract import WARM_UP_PAGE
+    from pipeline.extract.page import WARM_UP_PAGE
 
     _bare_extract(WARM_UP_PAGE, "http://warm-up.invalid/")  # same warm-up as the pipeline
 
@@ -74,7 +74,7 @@ def _start_worker() -> None:
 def _bare_extract(body: bytes, url: str) -> int:
     import trafilatura
 
-    from pipeline.extract import DATE_PARAMS, PRECISION_OPTIONS
+    from pipeline.extract.page import DATE_PARAMS, PRECISION_OPTIONS
 
     # One pass with the pipeline's own options (metadata included), nothing else.
     doc = trafilatura.bare_extraction(body, url=url, with_metadata=True,

@@ -230,10 +230,10 @@ def article_texts(count: int) -> list[tuple[str, str, str]]:
 
 def _load_rows(count: int) -> tuple[list[Any], Any]:
     """What the cycle hands its load path for each article, computed ahead (untimed)."""
-    from pipeline.fulltext import judge_fulltext
+    from pipeline.ingest.judge import judge_fulltext
     from pipeline.match import load_watchlist, match_article
     from pipeline.models import Article, FeedItem, Response, Source
-    from pipeline.stories import text_keys
+    from pipeline.store.articles import text_keys
 
     watchlist = load_watchlist("venezuela")
     now = datetime.now(UTC)
@@ -258,8 +258,8 @@ def _store_rows(db_url: str, rows: list[Any], source: Any) -> float:
     story, bands, verdict, raw page and feed entry) per transaction. The text keys
     (fingerprint, MinHash, bands) and the verdict come ready, as the cycle's extraction
     workers compute them."""
-    from pipeline.db import connect_for_ingest, queries
-    from pipeline.run import _store_with_item
+    from pipeline.ingest.cycle import _store_with_item
+    from pipeline.store import connect_for_ingest, queries
 
     with connect_for_ingest(db_url) as conn:
         stored = queries.sync_sources(conn, [source])[0]
@@ -276,7 +276,7 @@ _COPY_COLUMNS = ("url", "canonical_url", "source_id", "title", "text", "author",
 
 def _copy_rows(db_url: str, rows: list[Any], source: Any, *, table: str = "articles") -> float:
     """A bare COPY of the same article rows."""
-    from pipeline.db import queries
+    from pipeline.store import queries
 
     with psycopg.connect(db_url, autocommit=True) as conn:
         source_id = queries.sync_sources(conn, [source])[0].id

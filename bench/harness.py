@@ -28,8 +28,8 @@ import psycopg
 from psycopg import sql
 
 from pipeline.config import load_settings
-from pipeline.db import apply_migrations, database_url
-from pipeline.db.connection import stop_embedded
+from pipeline.store import apply_migrations, database_url
+from pipeline.store.connection import stop_embedded
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")

@@ -37,8 +37,8 @@ TAGS = ["newsmon"]
 
 # A retry cannot fix these: the build or the configuration is wrong.
 NOT_RETRYABLE = frozenset({
-    "pipeline.orchestration.StageUnavailable",
-    "pipeline.db.migrate.SchemaMismatch",
+    "pipeline.tasks.StageUnavailable",
+    "pipeline.store.migrate.SchemaMismatch",
     "pipeline.sources.SourcesFileError",
     "pipeline.match.watchlist.WatchlistError",
 })
@@ -133,7 +133,7 @@ def task_settings(*, smtp: bool = False) -> Settings:
     if (db := _connection(DB_CONN_ID)) is not None:
         settings = settings.replace(database_url=database_conninfo(db))
     if smtp and (mail := _connection(SMTP_CONN_ID)) is not None:
-        from pipeline.orchestration import stage
+        from pipeline.tasks import stage
 
         from_connection = stage("pipeline.alerts.smtp", "smtp_settings_from_connection")
         settings = from_connection(settings, host=mail.host, port=mail.port, login=mail.login,
@@ -176,7 +176,7 @@ def announce_new_stories(summary: dict[str, Any], outlet_events: Any) -> int:
     """Emit the new-stories asset event, or skip (no event) when the cycle stored none."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from pipeline.orchestration import new_relevant_count
+    from pipeline.tasks import new_relevant_count
 
     count = new_relevant_count(summary)
     if not count:
@@ -234,7 +234,7 @@ def _record(context: Any, *, will_retry: bool) -> None:
     log.error("newsmon: %s.%s (run %s, map %s, try %s) failed%s: %s", ti.dag_id, ti.task_id,
               ti.run_id, ti.map_index, ti.try_number, ", will retry" if will_retry else "", text)
     try:
-        from pipeline.orchestration import record_task_failure
+        from pipeline.tasks import record_task_failure
 
         record_task_failure(
             task_settings(), dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id,

@@ -32,13 +32,13 @@ from airflow.sdk import DeltaTriggerTimetable, dag, task
 def newsmon_ingest() -> None:
     @task(execution_timeout=timedelta(minutes=5))
     def open_run(dag_run=None) -> int:
-        from pipeline import orchestration
+        from pipeline import tasks as orchestration
 
         return orchestration.open_run(nm.task_settings(), external_id=nm.run_key(dag_run))
 
     @task(execution_timeout=timedelta(minutes=5))
     def plan_shards() -> list[dict]:
-        from pipeline import orchestration
+        from pipeline import tasks as orchestration
 
         return orchestration.plan_shards(nm.task_settings(), max_shards=nm.ingest_shards())
 
@@ -46,13 +46,13 @@ def newsmon_ingest() -> None:
           map_index_template="{{ task.op_kwargs['shard']['name'] }}",
           pre_execute=nm.prepare_process_pool)
     def ingest_shard(cycle: int, shard: dict) -> dict:
-        from pipeline import orchestration
+        from pipeline import tasks as orchestration
 
         return orchestration.ingest_shard(nm.task_settings(), run_id=cycle, shard=shard)
 
     @task(execution_timeout=timedelta(minutes=5))
     def finish_run(cycle: int, plan: list[dict]) -> dict:
-        from pipeline import orchestration
+        from pipeline import tasks as orchestration
 
         return orchestration.finish_ingest(nm.task_settings(), run_id=cycle,
                                            shards=[shard["name"] for shard in plan])

@@ -29,25 +29,25 @@ from airflow.sdk import CronTriggerTimetable, dag, task
 def newsmon_maintenance() -> None:
     @task(execution_timeout=timedelta(minutes=10))
     def feed_health() -> dict:
-        from pipeline import orchestration
+        from pipeline import tasks as orchestration
 
         return orchestration.report_feed_health(nm.task_settings())
 
     @task(execution_timeout=timedelta(minutes=30))
     def retention() -> dict:
-        from pipeline import orchestration
+        from pipeline import tasks as orchestration
 
         return orchestration.apply_retention(nm.task_settings(), keep_days=nm.retention_days())
 
     @task(execution_timeout=timedelta(minutes=60))
     def refresh_views() -> dict:
-        from pipeline import orchestration
+        from pipeline import tasks as orchestration
 
         return orchestration.refresh_views(nm.task_settings())
 
     @task(execution_timeout=timedelta(minutes=60), trigger_rule="all_done")
     def analyze() -> None:
-        from pipeline import orchestration
+        from pipeline import tasks as orchestration
 
         orchestration.analyze(nm.task_settings())
 

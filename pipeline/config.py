@@ -26,7 +26,7 @@ class Settings:
     home: Path
     database_url: str | None  # None: start the embedded server under home/pg
     # What `newsmon sql`, `search` and `export` log in as; None: database_url's server and
-    # database with the reader login (pipeline.db.connection.reader_database_url).
+    # database with the reader login (pipeline.store.connection.reader_database_url).
     reader_url: str | None = None
     sources_file: Path
     watchlist: str = "venezuela"

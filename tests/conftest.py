@@ -17,8 +17,8 @@ import pytest
 from psycopg import sql
 
 from pipeline.config import Settings, load_settings
-from pipeline.db import apply_migrations
-from pipeline.db.roles import READER_LOGIN, grant_login
+from pipeline.store import apply_migrations
+from pipeline.store.roles import READER_LOGIN, grant_login
 
 SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 

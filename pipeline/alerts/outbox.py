@@ -27,8 +27,8 @@ from pipeline.alerts.render import Recipient, StoryView, render_alert
 from pipeline.alerts.smtp import Mailer, SmtpNotReached, SmtpRefused, SmtpUnavailable
 from pipeline.alerts.stories import load_story
 from pipeline.config import Settings, check_link_settings
-from pipeline.db import connect
 from pipeline.models import Match
+from pipeline.store import connect
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg
 
 from pipeline.config import Settings
-from pipeline.db import connect
 from pipeline.demo.server import serve_directory
+from pipeline.store import connect
 
 SITE_DIR = Path(__file__).resolve().parent / "site"
 DEMO_DATABASE = "newsmon_demo"
@@ -51,8 +51,8 @@ def write_sources_file(base_url: str, directory: Path) -> Path:
 
 def run_demo(settings: Settings, *, db_url_for: Callable, run: Callable,
              print_summary: Callable) -> None:
-    from pipeline.db import apply_migrations
     from pipeline.sources import load_sources_file
+    from pipeline.store import apply_migrations
 
     url = demo_database_url(db_url_for(settings, migrate=False))
     with connect(url, autocommit=True) as conn:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import feedparser
 
-from pipeline.dedup import canonical_url
+from pipeline.dedup.keys import canonical_url
 from pipeline.encoding import decode_html
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources.errors import FeedParseError

@@ -111,7 +111,7 @@ def test_the_ingest_cycle_queues_alerts_for_the_subscriber(first_ingest, module_
         queued = conn.execute("SELECT count(*) FROM alerts").fetchone()[0]
         relevant = conn.execute("SELECT count(*) FROM matches WHERE relevant").fetchone()[0]
     if not queued:
-        pytest.skip("the ingest cycle queues no alerts yet (pipeline.run / pipeline.stories "
+        pytest.skip("the ingest cycle queues no alerts yet (pipeline.ingest.cycle / pipeline.store.articles "
                     "do not call pipeline.alerts.queue_alerts)")
     assert 0 < queued <= relevant  # at most one per story
 
@@ -137,7 +137,7 @@ def queue_missing_alerts(db_url: str) -> int:
 def test_alerts_run_emails_each_pending_alert_once(first_ingest, ingest_env, module_db_url,
                                                   tmp_path) -> None:
     assert first_ingest.returncode == 0, first_ingest.tail()
-    from pipeline.orchestration import StageUnavailable, stage
+    from pipeline.tasks import StageUnavailable, stage
 
     try:
         stage("pipeline.alerts", "send_pending")

@@ -9,11 +9,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pipeline import orchestration
+from pipeline import tasks as orchestration
 from pipeline.config import Settings
-from pipeline.db.queries import sync_sources
 from pipeline.models import Source
-from pipeline.orchestration import StageUnavailable
+from pipeline.store.queries import sync_sources
+from pipeline.tasks import StageUnavailable
 
 NOW = datetime.now(UTC)
 
@@ -107,7 +107,7 @@ def test_feed_health_report_names_failing_and_dead_feeds(task_settings, db_url,
         add_poll(conn, gone, status="error", age=timedelta(hours=1), error="fetch: HTTP 404")
         add_source(conn, "new")
 
-    with caplog.at_level(logging.WARNING, logger="pipeline.orchestration"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.tasks"):
         counts = orchestration.report_feed_health(task_settings)
 
     assert counts == {"ok": 1, "failing": 1, "dead": 1, "never-polled": 1}

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from pipeline.alerts import add_subscriber, send_pending
+from pipeline.ingest.cycle import run_cycle
 from pipeline.research import export_articles
-from pipeline.run import run_cycle
 from tests.drills.conftest import source_entry
 from tests.support.loopback import LoopbackServer, Reply
 from tests.support.smtp import SmtpServer

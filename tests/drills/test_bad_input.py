@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from pipeline.run import run_cycle
+from pipeline.ingest.cycle import run_cycle
 from tests.drills.conftest import DEMO_ARTICLES, demo_sources, fetch_errors, snapshot, source_entry
 from tests.support.loopback import LoopbackServer, Reply
 

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.demo import SITE_DIR
 from pipeline.demo.server import serve_directory
-from pipeline.run import run_cycle
+from pipeline.ingest.cycle import run_cycle
 from tests.drills.conftest import DEMO_ARTICLES, demo_sources, fetch_errors, snapshot, source_entry
 from tests.support.loopback import LoopbackServer, Reply, redirect
 

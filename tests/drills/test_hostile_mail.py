@@ -16,7 +16,7 @@ import psycopg
 
 from pipeline.alerts import add_subscriber, send_pending
 from pipeline.demo import SITE_DIR
-from pipeline.run import run_cycle
+from pipeline.ingest.cycle import run_cycle
 from pipeline.sources import load_sources_file
 from tests.drills.conftest import source_entry
 from tests.support.loopback import LoopbackServer

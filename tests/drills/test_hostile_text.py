@@ -21,9 +21,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pipeline.db import DatabaseError, DatabaseUnavailable
+from pipeline.ingest.cycle import run_cycle
 from pipeline.models import Outcome
-from pipeline.run import run_cycle
+from pipeline.store import DatabaseError, DatabaseUnavailable
 from tests.drills.conftest import DEMO_ARTICLES, demo_sources, fetch_errors, source_entry
 from tests.support.loopback import LoopbackServer
 

@@ -12,7 +12,7 @@ import psycopg
 
 from pipeline.demo import SITE_DIR
 from pipeline.demo.server import serve_directory
-from pipeline.run import run_cycle
+from pipeline.ingest.cycle import run_cycle
 from tests.drills.conftest import DEMO_ARTICLES, demo_sources, snapshot, source_entry
 from tests.drills.test_bad_input import SPANISH
 from tests.support.loopback import LoopbackServer

@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from pipeline.alerts import add_subscriber
-from pipeline.db import DatabaseUnavailable, apply_migrations
-from pipeline.db.connection import embedded_server_user
-from pipeline.run import run_cycle
+from pipeline.ingest.cycle import run_cycle
+from pipeline.store import DatabaseUnavailable, apply_migrations
+from pipeline.store.connection import embedded_server_user
 from tests.drills.conftest import DEMO_ARTICLES, DEMO_RELEVANT, demo_sources, snapshot
 
 

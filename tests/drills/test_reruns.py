@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from pipeline.alerts import add_subscriber
-from pipeline.run import RunSummary, run_cycle
+from pipeline.ingest.cycle import RunSummary, run_cycle
 from tests.drills.conftest import DEMO_ARTICLES, DEMO_RELEVANT, demo_sources, snapshot
 
 

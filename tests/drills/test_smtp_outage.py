@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from pipeline.alerts import add_subscriber, send_pending
-from pipeline.run import run_cycle
+from pipeline.ingest.cycle import run_cycle
 from tests.drills.conftest import DEMO_RELEVANT, demo_sources
 from tests.support.smtp import SmtpServer
 

@@ -17,7 +17,7 @@ from pipeline.alerts import (
     unsubscribe,
     update_subscriber,
 )
-from pipeline.alerts.cli import alerts, subscribers
+from pipeline.cli.alerts import alerts, subscribers
 
 
 @pytest.fixture

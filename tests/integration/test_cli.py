@@ -11,9 +11,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pipeline.db.connection import huge_pages_advice, memory_settings, shared_buffers_mb
 from pipeline.demo import SITE_DIR, write_sources_file
 from pipeline.demo.server import serve_directory
+from pipeline.store.connection import huge_pages_advice, memory_settings, shared_buffers_mb
 
 NEWSMON = [sys.executable, "-m", "pipeline.cli"]
 

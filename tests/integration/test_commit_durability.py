@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pipeline.alerts.outbox import open_connection
-from pipeline.db import connect, connect_for_ingest
+from pipeline.store import connect, connect_for_ingest
 
 
 def test_only_the_cycles_connection_skips_the_wal_flush(db_url) -> None:

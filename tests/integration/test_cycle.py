@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.demo import FEEDS, SITE_DIR, write_sources_file
 from pipeline.demo.server import serve_directory
-from pipeline.run import run_cycle
+from pipeline.ingest.cycle import run_cycle
 from pipeline.sources import load_sources_file
 
 RELEVANT_TITLES = {

@@ -15,8 +15,8 @@ import pytest
 
 from pipeline.alerts import add_subscriber
 from pipeline.demo.server import serve_directory
+from pipeline.ingest.cycle import run_cycle
 from pipeline.models import Outcome
-from pipeline.run import run_cycle
 from pipeline.sources import load_sources_file
 
 PARAGRAPHS = [

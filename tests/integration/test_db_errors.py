@@ -7,7 +7,7 @@ import os
 import psycopg
 import pytest
 
-from pipeline.db import DatabaseError, DatabaseUnavailable, database_error, is_connection_lost
+from pipeline.store import DatabaseError, DatabaseUnavailable, database_error, is_connection_lost
 
 
 def test_an_index_row_over_the_limit_is_a_refusal_not_a_lost_connection(db_url) -> None:

@@ -19,9 +19,9 @@ import psycopg
 import pytest
 
 from pipeline.http import HttpClient
+from pipeline.ingest.cycle import run_cycle
+from pipeline.ingest.poll import PollResult, poll_source
 from pipeline.models import Source
-from pipeline.polling import PollResult, poll_source
-from pipeline.run import run_cycle
 from pipeline.sources.rss import parse_feed
 from tests.support.loopback import LoopbackServer, RecordedRequest, Reply
 

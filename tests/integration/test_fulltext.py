@@ -13,11 +13,11 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
+from pipeline.cli.extract import reextract_command
 from pipeline.demo.server import serve_directory
-from pipeline.fulltext import prune_raw, reextract, save_raw
-from pipeline.fulltext_cli import reextract_command
+from pipeline.ingest.cycle import run_cycle
+from pipeline.ingest.judge import prune_raw, reextract, save_raw
 from pipeline.models import Response
-from pipeline.run import run_cycle
 from pipeline.sources import load_sources_file
 
 PARAGRAPHS = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from pipeline.db import apply_migrations, ensure_current
-from pipeline.db.migrate import SchemaMismatch, available_migrations
+from pipeline.store import apply_migrations, ensure_current
+from pipeline.store.migrate import SchemaMismatch, available_migrations
 
 FOUNDATION_TABLES = {"sources", "fetch_log", "articles", "matches", "subscribers", "alerts"}
 

@@ -14,20 +14,20 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pipeline.cli.sources import add_source
 from pipeline.config import Settings
-from pipeline.db import connect, queries
 from pipeline.demo import FEEDS, SITE_DIR
 from pipeline.http import HttpClient
-from pipeline.models import Source
-from pipeline.polling import (
+from pipeline.ingest.cycle import run_cycle
+from pipeline.ingest.poll import (
     due_sources,
     poll_source,
     poll_states,
     record_poll,
     registered_sources,
 )
-from pipeline.run import run_cycle
-from pipeline.sources_cli import add_source
+from pipeline.models import Source
+from pipeline.store import connect, queries
 from tests.support.loopback import LoopbackServer, RecordedRequest, Reply, redirect
 
 EMPTY_FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.extract import ExtractPool
+from pipeline.extract.page import ExtractPool
 from pipeline.http import HttpClient
+from pipeline.ingest.poll import PollResult, poll_source
 from pipeline.models import Source
-from pipeline.polling import PollResult, poll_source
 from pipeline.sources import run_here
 from tests.support.loopback import LoopbackServer
 from tests.support.oversized import rss_feed

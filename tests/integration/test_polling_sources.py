@@ -12,8 +12,8 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.http import HttpClient
+from pipeline.ingest.poll import PollResult, poll_source
 from pipeline.models import Source
-from pipeline.polling import PollResult, poll_source
 from tests.support.loopback import LoopbackServer, Reply
 
 # Real Google News article ids: the older kind embeds the publisher URL, the newer is opaque.

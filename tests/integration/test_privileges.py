@@ -22,15 +22,15 @@ from psycopg import errors, sql
 
 from pipeline.alerts import add_subscriber
 from pipeline.alerts.subscribers import get_subscriber, unsubscribe, update_subscriber
-from pipeline.cli import db_grant_login
+from pipeline.cli.main import db_grant_login
+from pipeline.cli.research import sql_command
 from pipeline.config import Settings
-from pipeline.db import apply_migrations, connect_reader, database_url
-from pipeline.db.connection import with_login
-from pipeline.db.migrate import SQL_DIR
-from pipeline.db.roles import READER_LOGIN, grant_login, stop_overdue_readers
-from pipeline.research_cli import sql_command
-from pipeline.run import _CYCLE_LOCK, _SOURCE_LOCK, prepare_run, run_cycle, run_shard
+from pipeline.ingest.cycle import _CYCLE_LOCK, _SOURCE_LOCK, prepare_run, run_cycle, run_shard
 from pipeline.sources import load_sources_file
+from pipeline.store import apply_migrations, connect_reader, database_url
+from pipeline.store.connection import with_login
+from pipeline.store.migrate import SQL_DIR
+from pipeline.store.roles import READER_LOGIN, grant_login, stop_overdue_readers
 from tests.drills.conftest import source_entry
 from tests.support.loopback import LoopbackServer, Reply
 
@@ -143,7 +143,7 @@ def test_a_reader_cannot_take_the_pipeline_locks_or_stop_a_cycle(cli_settings, c
 
 def test_a_reader_transaction_does_not_hold_a_migration_up(cli_settings, db_url,
                                                            tmp_path) -> None:
-    for path in SQL_DIR.glob("*.sql"):
+    for path in SQL_DIR.iterdir():
         shutil.copy(path, tmp_path)
     (tmp_path / "9999_probe.sql").write_text(
         "ALTER TABLE articles ADD COLUMN probe integer;\nCREATE TABLE probe (id integer);\n")

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import research
+from pipeline.cli.research import export_command, schema_doc_command, sql_command
 from pipeline.config import Settings
-from pipeline.research_cli import export_command, schema_doc_command, sql_command
 
 QUERIES = Path(__file__).resolve().parents[2] / "sql" / "queries"
 

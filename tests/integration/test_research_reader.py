@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from psycopg import errors, sql
 
+from pipeline.cli.research import grant_reader_command
 from pipeline.config import Settings
-from pipeline.db import apply_migrations
 from pipeline.research import ResearchError, grant_reader, reader_conninfo
-from pipeline.research_cli import grant_reader_command
+from pipeline.store import apply_migrations
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
+from pipeline.cli.research import search_command
 from pipeline.config import Settings
 from pipeline.research import ResearchError, search_articles, search_titles
-from pipeline.research_cli import search_command
 
 # key -> (lang, title, text, published, relevant, entities)
 ARTICLES = {

@@ -8,12 +8,12 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
+from pipeline.cli.sources import sources_group
 from pipeline.config import Settings
-from pipeline.db import connect, queries
+from pipeline.ingest.poll import registered_sources
 from pipeline.models import Source
-from pipeline.polling import registered_sources
 from pipeline.sources import load_sources_file
-from pipeline.sources_cli import sources_group
+from pipeline.store import connect, queries
 from tests.support.loopback import LoopbackServer
 
 RSS = ('<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'

@@ -12,9 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pipeline.dedup import canonical_url
+from pipeline.dedup.keys import canonical_url
 from pipeline.models import Article, Match
-from pipeline.stories import (
+from pipeline.store.articles import (
     Stored,
     find_near_duplicate,
     known_articles,

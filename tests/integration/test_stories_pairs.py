@@ -12,9 +12,9 @@ from pathlib import Path
 
 import psycopg
 
-from pipeline.dedup import canonical_url
+from pipeline.dedup.keys import canonical_url
 from pipeline.models import Article, Match
-from pipeline.stories import store_article
+from pipeline.store.articles import store_article
 
 PAIRS = Path(__file__).resolve().parents[1] / "data" / "dup_pairs.jsonl"
 MATCH = Match(watchlist="venezuela", relevant=True, score=4.0)

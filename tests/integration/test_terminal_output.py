@@ -14,13 +14,13 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from pipeline.alerts.cli import subscribers
-from pipeline.cli import _print_summary
+from pipeline.cli.alerts import subscribers
+from pipeline.cli.main import _print_summary
+from pipeline.cli.research import search_command, sql_command
+from pipeline.cli.sources import add_source, sources_group
 from pipeline.config import Settings
+from pipeline.ingest.cycle import RunSummary
 from pipeline.models import Source
-from pipeline.research_cli import search_command, sql_command
-from pipeline.run import RunSummary
-from pipeline.sources_cli import add_source, sources_group
 from tests.support.newsrows import add_article, add_subscriber_row
 
 LINK = "\x1b]8;;http://evil\x07click\x1b]8;;\x07"

@@ -20,8 +20,8 @@ from pipeline.alerts.subscribers import (
     update_subscriber,
 )
 from pipeline.alerts.tokens import PREFERENCES, UNSUBSCRIBE, subscriber_token
+from pipeline.alerts.web import create_app
 from pipeline.config import SecretKeyError
-from pipeline.web import create_app
 from tests.support.newsrows import add_article, add_subscriber_row
 from tests.support.smtp import SmtpServer
 from tests.support.webserver import serve_app

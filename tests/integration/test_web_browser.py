@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.alerts import send_pending
 from pipeline.alerts.subscribers import get_subscriber
-from pipeline.web import create_app
+from pipeline.alerts.web import create_app
 from tests.support.newsrows import add_article, add_subscriber_row
 from tests.support.smtp import SmtpServer
 from tests.support.webserver import serve_app

@@ -1,6 +1,6 @@
 """`newsmon serve` as configured for production: slow clients cut off, tokens kept out of logs.
 
-The server runs `pipeline.web.server_config` (the configuration `newsmon serve` uses) on
+The server runs `pipeline.alerts.web.server_config` (the configuration `newsmon serve` uses) on
 127.0.0.1; the attackers are raw loopback sockets. Deadlines below only bound the test.
 """
 
@@ -19,8 +19,8 @@ import pytest
 
 from pipeline.alerts import add_subscriber
 from pipeline.alerts.tokens import UNSUBSCRIBE, subscriber_token
-from pipeline.db import connect
-from pipeline.web import server_config
+from pipeline.alerts.web import server_config
+from pipeline.store import connect
 from tests.support.webserver import serve_app
 
 TEST_DEADLINE_S = 30.0  # how long the test waits for a close; not a performance claim

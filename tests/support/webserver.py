@@ -5,7 +5,7 @@
 
 The socket is bound before the app is built, so the app can know its own URL
 (the links it puts in emails must point back at it). `make_app` may instead return
-a whole `uvicorn.Config` (as `pipeline.web.server_config` builds for `newsmon serve`);
+a whole `uvicorn.Config` (as `pipeline.alerts.web.server_config` builds for `newsmon serve`);
 its host and port are ignored for the bound socket.
 """
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.provisional import urls
 
-from pipeline.dedup import (
+from pipeline.dedup.keys import (
     LSH_BANDS,
     NUM_PERM,
     canonical_url,

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.dedup import is_near_duplicate, lsh_bands, minhash_signature
+from pipeline.dedup.keys import is_near_duplicate, lsh_bands, minhash_signature
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CORPUS_TRUTH = (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.extract import ExtractError, classify_fulltext, extract_article
+from pipeline.extract.page import ExtractError, classify_fulltext, extract_article
 
 PAGES = Path(__file__).resolve().parents[1] / "data" / "pages"
 URL = "https://diario.example/politica/medidas-economicas?utm_source=rss"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.extract_eval import evaluate_pages, load_pages, token_scores
+from pipeline.extract.evaluate import evaluate_pages, load_pages, token_scores
 
 
 def test_token_scores_count_overlap_as_a_bag_of_words() -> None:

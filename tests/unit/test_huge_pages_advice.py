@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.db.connection import huge_pages_advice
+from pipeline.store.connection import huge_pages_advice
 
 
 def test_advice_names_the_exact_reservation_and_how_to_restart() -> None:

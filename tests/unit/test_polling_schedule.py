@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pipeline.http import FetchError
-from pipeline.models import FeedItem
-from pipeline.polling import (
+from pipeline.ingest.poll import (
     PollResult,
     SchedulePolicy,
     SourceHealth,
     estimate_items_per_day,
     next_health,
 )
+from pipeline.models import FeedItem
 from pipeline.sources import FeedParseError, SourceSkipped
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.dedup import canonical_url
-from pipeline.polling import newest_items
+from pipeline.dedup.keys import canonical_url
+from pipeline.ingest.poll import newest_items
 from pipeline.sources.rss import FeedParseError, parse_feed
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.terminal import printable
+from pipeline.cli.output import printable
 
 HYPERLINK = "\x1b]8;;http://evil\x07click\x1b]8;;\x07"
 

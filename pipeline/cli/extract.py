@@ -1,7 +1,7 @@
 """Full-text commands: `newsmon reextract`, `newsmon prune-raw` and `newsmon eval-extract`.
 
-Thin: parse options, call `pipeline.fulltext` / `pipeline.extract_eval`, print.
-`pipeline.cli` attaches them; it is imported lazily here to avoid a cycle.
+Thin: parse options, call `pipeline.ingest.judge` / `pipeline.extract.evaluate`, print.
+`pipeline.cli.main` mounts them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from pipeline.cli.database import pipeline_url
 from pipeline.config import Settings
 
 
@@ -22,10 +23,9 @@ from pipeline.config import Settings
 @click.pass_obj
 def reextract_command(settings: Settings, since: datetime | None) -> None:
     """Re-run extraction and matching over the raw archive; creates no revisions."""
-    from pipeline.cli import _db_url
-    from pipeline.fulltext import reextract
+    from pipeline.ingest.judge import reextract
 
-    counts = reextract(_db_url(settings), settings, since=since)
+    counts = reextract(pipeline_url(settings), settings, since=since)
     click.echo(json.dumps(counts))
 
 
@@ -35,12 +35,11 @@ def reextract_command(settings: Settings, since: datetime | None) -> None:
 @click.pass_obj
 def prune_raw_command(settings: Settings, keep_days: float | None) -> None:
     """Delete raw pages older than the retention setting."""
-    from pipeline.cli import _db_url
-    from pipeline.db import connect
-    from pipeline.fulltext import prune_raw
+    from pipeline.ingest.judge import prune_raw
+    from pipeline.store import connect
 
     keep = settings.raw_retention_days if keep_days is None else keep_days
-    with connect(_db_url(settings), autocommit=True) as conn:
+    with connect(pipeline_url(settings), autocommit=True) as conn:
         click.echo(json.dumps({"deleted": prune_raw(conn, keep_days=keep)}))
 
 
@@ -52,7 +51,7 @@ def prune_raw_command(settings: Settings, keep_days: float | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def eval_extract_command(directory: Path, workers: int, repeat: int, as_json: bool) -> None:
     """Score newsmon's extraction against bare trafilatura on a ground-truth corpus."""
-    from pipeline import extract_eval
+    from pipeline.extract import evaluate as extract_eval
 
     args = [str(directory), "--workers", str(workers), "--repeat", str(repeat)]
     sys.exit(extract_eval.main([*args, "--json"] if as_json else args))

@@ -5,7 +5,7 @@ The SQL objects these use (text search configurations, `newsmon_query()`, the vi
 the `newsmon_reader` role) come from `sql/0009_research.sql`. Every value a user types
 reaches the database as a bound parameter or a quoted literal, never as SQL text, except
 the query of `run_read_only`, which is SQL by design and runs in a READ ONLY transaction.
-The commands run them on a reader login (`pipeline.db.connection.connect_reader`): a read-only
+The commands run them on a reader login (`pipeline.store.connection.connect_reader`): a read-only
 transaction is a convenience, the reader's privileges are the defence.
 """
 
@@ -26,12 +26,12 @@ from typing import Any, BinaryIO
 import psycopg
 from psycopg import pq, sql
 
-from pipeline.db import roles
+from pipeline.store import roles
 
 log = logging.getLogger(__name__)
 
 READER_ROLE = roles.READER_ROLE
-SCHEMA_DOC = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
+SCHEMA_DOC = Path(__file__).resolve().parents[2] / "docs" / "schema.md"
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
 
 _HEADLINE_OPTIONS = ('MaxFragments=2, MinWords=8, MaxWords=30, FragmentDelimiter=" … ", '
@@ -309,7 +309,7 @@ def run_read_only(conn: psycopg.Connection, query: str, *, max_rows: int = 1000,
 
     READ ONLY stops plain writes only; COPY TO PROGRAM, server-file functions and
     advisory locks pass it. `conn` must therefore be a reader login's
-    (`pipeline.db.connection.connect_reader`), whose privileges stop those.
+    (`pipeline.store.connection.connect_reader`), whose privileges stop those.
 
     Rows are streamed and the statement cancelled after `max_rows`, so a careless
     `SELECT * FROM articles` costs no memory.
@@ -381,7 +381,7 @@ def _has_unique_index(conn: psycopg.Connection, relation: str) -> bool:
 def grant_reader(conn: psycopg.Connection, name: str, password: str | None = None, *,
                  statement_timeout: str | None = None) -> None:
     """Create (or update) the login `name`, a member of newsmon_reader (see
-    `pipeline.db.roles.grant_login`); `statement_timeout` overrides the group's."""
+    `pipeline.store.roles.grant_login`); `statement_timeout` overrides the group's."""
     try:
         roles.grant_login(conn, name, role="reader", password=password,
                           statement_timeout=statement_timeout, command="grant-reader")

@@ -7,17 +7,30 @@ import logging
 import re
 from collections.abc import Container
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from importlib.util import find_spec
 from pathlib import Path
 
 import psycopg
 from psycopg import errors
 
-from pipeline.db import roles
-from pipeline.db.connection import DatabaseUnavailable
+from pipeline.store import roles
+from pipeline.store.connection import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+
+
+def _sql_dir() -> Traversable:
+    """The migrations: the top-level sql/ folder, which a wheel carries as the pipeline.sql
+    package (pyproject.toml maps it), or, in a source checkout, that folder itself."""
+    if find_spec("pipeline.sql") is not None:
+        return files("pipeline.sql")
+    return Path(__file__).resolve().parents[2] / "sql"
+
+
+SQL_DIR = _sql_dir()
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[\w-]+\.sql$")
 # Any constant works; it only has to be the same for every newsmon process.
 _MIGRATION_LOCK = 7_140_001
@@ -48,12 +61,13 @@ class MigrationBlocked(DatabaseUnavailable):
     """A migration could not get its locks: a session other than a reader holds them."""
 
 
-def available_migrations(sql_dir: Path = SQL_DIR) -> list[Migration]:
+def available_migrations(sql_dir: Traversable = SQL_DIR) -> list[Migration]:
     found = []
-    for path in sorted(sql_dir.glob("*.sql")):
+    for path in sorted(sql_dir.iterdir(), key=lambda p: p.name):
         m = _MIGRATION_NAME.match(path.name)
         if m:
-            found.append(Migration(int(m.group(1)), path.stem, path.read_text(encoding="utf-8")))
+            found.append(Migration(int(m.group(1)), path.name.removesuffix(".sql"),
+                                   path.read_text(encoding="utf-8")))
     return found
 
 
@@ -82,7 +96,7 @@ def _applied(conn: psycopg.Connection) -> dict[int, str]:
     return dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
 
 
-def pending_migrations(conn: psycopg.Connection, sql_dir: Path = SQL_DIR) -> list[Migration]:
+def pending_migrations(conn: psycopg.Connection, sql_dir: Traversable = SQL_DIR) -> list[Migration]:
     applied = _applied(conn)
     for migration in available_migrations(sql_dir):
         recorded = applied.get(migration.version)
@@ -94,7 +108,7 @@ def pending_migrations(conn: psycopg.Connection, sql_dir: Path = SQL_DIR) -> lis
     return [m for m in available_migrations(sql_dir) if m.version not in applied]
 
 
-def apply_migrations(conn: psycopg.Connection, sql_dir: Path = SQL_DIR) -> list[str]:
+def apply_migrations(conn: psycopg.Connection, sql_dir: Traversable = SQL_DIR) -> list[str]:
     """Apply what is pending; a second call is a no-op. Returns the names applied.
 
     A reader's open transaction never holds a migration up for long: after
@@ -159,7 +173,7 @@ def _act_as_schema_owner(conn: psycopg.Connection, applied: Container[int]) -> N
     conn.execute("SET LOCAL ROLE newsmon_owner" if as_owner else "SET LOCAL ROLE NONE")
 
 
-def ensure_current(conn: psycopg.Connection, sql_dir: Path = SQL_DIR) -> None:
+def ensure_current(conn: psycopg.Connection, sql_dir: Traversable = SQL_DIR) -> None:
     """Refuse to run on a schema that is behind the code."""
     pending = pending_migrations(conn, sql_dir)
     if pending:

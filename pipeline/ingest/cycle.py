@@ -20,10 +20,17 @@ from functools import cached_property, partial
 
 import psycopg
 
-from pipeline import polling
 from pipeline.alerts import queue_alerts
 from pipeline.config import Settings
-from pipeline.db import (
+from pipeline.dedup.keys import canonical_url
+from pipeline.extract.page import ExtractError, ExtractPool, extract_article
+from pipeline.http import FetchError, HttpClient, host_of
+from pipeline.ingest import poll as polling
+from pipeline.ingest.judge import Fulltext, judge_fulltext, save_raw, source_baseline
+from pipeline.match import Watchlist, detect_language, load_watchlist, match_article
+from pipeline.models import Article, FeedItem, Match, Outcome, Response, Source
+from pipeline.sources import FeedParseError
+from pipeline.store import (
     DatabaseUnavailable,
     connect,
     connect_for_ingest,
@@ -32,14 +39,7 @@ from pipeline.db import (
     queries,
     roles,
 )
-from pipeline.dedup import canonical_url
-from pipeline.extract import ExtractError, ExtractPool, extract_article
-from pipeline.fulltext import Fulltext, judge_fulltext, save_raw, source_baseline
-from pipeline.http import FetchError, HttpClient, host_of
-from pipeline.match import Watchlist, detect_language, load_watchlist, match_article
-from pipeline.models import Article, FeedItem, Match, Outcome, Response, Source
-from pipeline.sources import FeedParseError
-from pipeline.stories import (
+from pipeline.store.articles import (
     KnownArticle,
     StoreOutcome,
     TextKeys,

@@ -27,9 +27,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pipeline.cli.database import pipeline_url
+from pipeline.cli.output import printable
 from pipeline.config import Settings
 from pipeline.models import Source
-from pipeline.terminal import printable
 
 LATENCY_WINDOW = timedelta(days=7)
 
@@ -41,10 +42,9 @@ def sources_group() -> None:
 
 @contextmanager
 def _database(settings: Settings) -> Iterator[psycopg.Connection]:
-    from pipeline.cli import _db_url
-    from pipeline.db import connect
+    from pipeline.store import connect
 
-    with connect(_db_url(settings), autocommit=True) as conn:
+    with connect(pipeline_url(settings), autocommit=True) as conn:
         yield conn
 
 
@@ -58,7 +58,7 @@ def _file_sources(settings: Settings) -> list[Source]:
 
 
 def _registered(conn: psycopg.Connection, settings: Settings) -> list[Source]:
-    from pipeline.polling import registered_sources
+    from pipeline.ingest.poll import registered_sources
 
     return registered_sources(conn, _file_sources(settings))
 

@@ -353,7 +353,7 @@ def pool_context() -> Any:
     # threads or sockets (plain fork from an asyncio program with threads is unsafe).
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["pipeline.extract", "pipeline.sources"])
+        context.set_forkserver_preload(["pipeline.extract.page", "pipeline.sources"])
         return context
     return multiprocessing.get_context("spawn")
 

@@ -50,7 +50,7 @@ from pipeline.alerts.tokens import (
     subscriber_token,
 )
 from pipeline.config import PACKAGE_DIR, Settings, check_link_settings
-from pipeline.db import connect
+from pipeline.store import connect
 
 log = logging.getLogger(__name__)
 

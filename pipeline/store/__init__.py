@@ -1,13 +1,13 @@
 """The store: where the database is, how to connect, and the migrations.
 
-Queries live in `pipeline.db.queries`; every database error that callers must
+Queries live in `pipeline.store.queries`; every database error that callers must
 act on is translated here: an outage into `DatabaseUnavailable`, a refusal into
 `DatabaseError`.
 """
 
 from __future__ import annotations
 
-from pipeline.db.connection import (
+from pipeline.store.connection import (
     DatabaseError,
     DatabaseUnavailable,
     connect,
@@ -18,7 +18,7 @@ from pipeline.db.connection import (
     database_url,
     is_connection_lost,
 )
-from pipeline.db.migrate import apply_migrations, ensure_current, pending_migrations
+from pipeline.store.migrate import apply_migrations, ensure_current, pending_migrations
 
 __all__ = [
     "DatabaseError",

@@ -1,0 +1,30 @@
+"""The database the CLI's commands use: started, migrated, and which login."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+
+from pipeline.config import Settings
+from pipeline.store import DatabaseUnavailable
+from pipeline.store.migrate import SchemaMismatch
+
+console = Console(stderr=True)
+
+
+def pipeline_url(settings: Settings, *, migrate: bool = True, admin: bool = False) -> str:
+    """The pipeline's URL (migrated), or with `admin` one that may create logins and
+    databases: the embedded server's superuser, or NEWSMON_DATABASE_URL as given."""
+    from pipeline.store import apply_migrations, connect, database_url
+    from pipeline.store.connection import admin_database_url
+
+    try:
+        url = database_url(settings)
+        if migrate:
+            with connect(url, autocommit=True) as conn:
+                apply_migrations(conn)
+        return admin_database_url(settings) if admin else url
+    except (DatabaseUnavailable, SchemaMismatch) as exc:
+        console.print(f"[red]{exc}[/red]")
+        sys.exit(2)
