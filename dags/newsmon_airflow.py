@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, RetryDecision, RetryPolicy
 
+from pipeline.errors import NewsmonError  # no dependencies: cheap at parse time
+
 if TYPE_CHECKING:
     from pipeline.config import Settings
 
@@ -35,13 +37,6 @@ NEW_STORIES = Asset(name="newsmon_new_stories", uri="x-newsmon://stories/new", g
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 TAGS = ["newsmon"]
 
-# A retry cannot fix these: the build or the configuration is wrong.
-NOT_RETRYABLE = frozenset({
-    "pipeline.tasks.StageUnavailable",
-    "pipeline.store.migrate.SchemaMismatch",
-    "pipeline.sources.SourcesFileError",
-    "pipeline.match.watchlist.WatchlistError",
-})
 
 # libpq parameters an Airflow Postgres connection may carry in its extras.
 _LIBPQ_EXTRAS = {
@@ -94,7 +89,7 @@ def default_args(*, retries: int = 3) -> dict[str, Any]:
         "retry_delay": timedelta(seconds=30),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=10),
-        "retry_policy": FailFast(NOT_RETRYABLE),
+        "retry_policy": FailFast(),
         "execution_timeout": timedelta(minutes=10),
         "on_failure_callback": record_failure,
         "on_retry_callback": record_retry,
@@ -102,20 +97,15 @@ def default_args(*, retries: int = 3) -> dict[str, Any]:
 
 
 class FailFast(RetryPolicy):
-    """Fail at once, without the retries, on errors named by their class path.
-
-    Named, not imported: Airflow's own ExceptionRetryPolicy imports the classes when
-    the DAG file is parsed, which would load the whole pipeline on every parse.
-    """
-
-    def __init__(self, class_paths: frozenset[str]) -> None:
-        self.class_paths = class_paths
+    """Fail at once, without the retries, on a newsmon error that says a retry cannot fix
+    it (`retryable` False: a bad configuration, a schema behind the code, a refusal).
+    Anything else keeps the task's retries."""
 
     def evaluate(self, exception: BaseException, try_number: int, max_tries: int,
                  context: Any = None) -> RetryDecision:
-        for cls in type(exception).__mro__:
-            if f"{cls.__module__}.{cls.__qualname__}" in self.class_paths:
-                return RetryDecision.fail(f"{cls.__name__}: a retry cannot fix it")
+        if isinstance(exception, NewsmonError) and not exception.retryable:
+            return RetryDecision.fail(f"{exception.stage}: {type(exception).__name__}: "
+                                      "a retry cannot fix it")
         return RetryDecision.default()
 
 
@@ -133,11 +123,11 @@ def task_settings(*, smtp: bool = False) -> Settings:
     if (db := _connection(DB_CONN_ID)) is not None:
         settings = settings.replace(database_url=database_conninfo(db))
     if smtp and (mail := _connection(SMTP_CONN_ID)) is not None:
-        from pipeline.tasks import stage
+        from pipeline.alerts.smtp import smtp_settings_from_connection
 
-        from_connection = stage("pipeline.alerts.smtp", "smtp_settings_from_connection")
-        settings = from_connection(settings, host=mail.host, port=mail.port, login=mail.login,
-                                   password=mail.password, extra=mail.extra_dejson)
+        settings = smtp_settings_from_connection(
+            settings, host=mail.host, port=mail.port, login=mail.login,
+            password=mail.password, extra=mail.extra_dejson)
     return settings
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pipeline.errors import ConfigurationError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_SOURCES_FILE = PACKAGE_DIR / "data" / "sources.toml"
 
@@ -168,7 +170,7 @@ _PLACEHOLDER_KEYS = frozenset({
 _PLACEHOLDER_MARKERS = ("changeme", "replaceme", "placeholder", "yoursecret")
 
 
-class SecretKeyError(ValueError):
+class SecretKeyError(ConfigurationError):
     """The secret key is missing, a placeholder, or too weak to sign links with."""
 
 

@@ -4,16 +4,14 @@ Arguments and results are plain values (ids, names, counts) that a scheduler can
 pass between workers; the data itself stays in PostgreSQL. Nothing here knows
 about Airflow: the DAG adapter resolves settings and connections and passes them
 in. Stages are imported inside the functions, so a worker that only sends email
-never loads the extraction stack, and a stage that is not part of this build
-fails its own task with a clear message instead of every task.
+never loads the extraction stack.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +19,7 @@ from psycopg import sql
 
 from pipeline.config import Settings
 from pipeline.store import apply_migrations, connect, database_url, roles
+from pipeline.store.migrate import SchemaMismatch
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +29,6 @@ HEALTH_STATES = ("ok", "failing", "dead", "never-polled")
 # Operational logs pruned by retention: table -> timestamp column. Articles, stories,
 # feed items (the "already seen?" check) and alerts (the "already sent?" check) stay.
 RETENTION_TABLES = {"fetch_log": "started_at", "task_failures": "failed_at"}
-
-
-class StageUnavailable(RuntimeError):
-    """A stage a task needs is not part of this build."""
 
 
 # --- ingestion ----------------------------------------------------------------------------
@@ -108,13 +103,15 @@ def new_relevant_count(summary: Mapping[str, Any]) -> int:
 
 def dispatch_alerts(settings: Settings) -> dict[str, int]:
     """Send the pending immediate alerts (the outbox makes a second send impossible)."""
-    send_pending = stage("pipeline.alerts", "send_pending")
+    from pipeline.alerts import send_pending
+
     return _counts(send_pending(database_url(settings), settings))
 
 
 def send_digests(settings: Settings) -> dict[str, int]:
     """Send the daily digests that are due in each subscriber's time zone."""
-    send = stage("pipeline.alerts", "send_digests")
+    from pipeline.alerts import send_digests as send
+
     return _counts(send(database_url(settings), settings))
 
 
@@ -130,7 +127,7 @@ def report_feed_health(settings: Settings, *, dead_after_days: int = 7) -> dict[
     """
     with connect(database_url(settings), autocommit=True) as conn:
         if conn.execute("SELECT to_regclass('feed_health')").fetchone()[0] is None:
-            raise StageUnavailable("maintenance: the feed_health view is not in this database")
+            raise SchemaMismatch("db: the feed_health view is missing; run `newsmon db migrate`")
         rows = conn.execute(
             """SELECT name,
                       CASE WHEN last_polled_at IS NULL THEN 'never-polled'
@@ -180,7 +177,8 @@ def apply_retention(settings: Settings, *, keep_days: int) -> dict[str, int]:
 
 def refresh_views(settings: Settings) -> dict[str, int]:
     """Refresh the researchers' materialised views; returns milliseconds per view."""
-    refresh = stage("pipeline.research", "refresh_views")
+    from pipeline.research import refresh_views as refresh
+
     with connect(database_url(settings), autocommit=True) as conn:
         return _counts(refresh(conn))
 
@@ -233,20 +231,6 @@ def ready_database(settings: Settings) -> str:
     if applied:
         log.info("db: applied %s", ", ".join(applied))
     return url
-
-
-def stage(module: str, name: str) -> Callable[..., Any]:
-    """`module.name`, or StageUnavailable when that module or function is not in this build."""
-    try:
-        loaded = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
-            raise  # a dependency inside the stage is missing: a real error, not a gap
-        raise StageUnavailable(f"orchestration: {module} is not part of this build") from exc
-    found = getattr(loaded, name, None)
-    if found is None:
-        raise StageUnavailable(f"orchestration: {module}.{name} is not part of this build")
-    return found
 
 
 def _sources(settings: Settings) -> list:

@@ -31,6 +31,7 @@ from lxml.html import HtmlElement
 from trafilatura.settings import Document
 
 from pipeline.encoding import decode_html, repair_mojibake
+from pipeline.errors import NewsmonError
 from pipeline.models import Article
 from pipeline.text import MAX_NAME, MAX_URL, clean_author, clean_summary, clean_text, clean_title
 
@@ -67,8 +68,10 @@ DATE_PARAMS: dict[str, Any] = {
 FULLTEXT_STATUSES = ("full", "teaser", "paywalled", "failed")
 
 
-class ExtractError(Exception):
+class ExtractError(NewsmonError):
     """Nothing usable came out of a page; `kind` says why (no-text, timeout, crashed, error)."""
+
+    stage = "extract"
 
     def __init__(self, message: str, *, url: str, kind: str = "no-text") -> None:
         super().__init__(f"extract: {message} ({url})")

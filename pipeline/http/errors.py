@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from pipeline.errors import NewsmonError
+
 # kind -> retryable when the kind alone decides it ("http-status" depends on the status)
 KINDS: dict[str, bool] = {
     "timeout": True,
@@ -20,12 +22,15 @@ KINDS: dict[str, bool] = {
 }
 
 
-class FetchError(Exception):
+class FetchError(NewsmonError):
     """A fetch that produced no usable response.
+
 
     `kind` is one of `KINDS`; `retryable` tells whether a later run should try the URL again
     (a timeout or a 503 might pass, a 404 or a refused address will not).
     """
+
+    stage = "fetch"
 
     def __init__(
         self,

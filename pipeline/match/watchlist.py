@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import ConfigurationError
 from pipeline.match.query import Atom, Node, QueryError, atoms, parse_query, required
 from pipeline.match.scanner import Scanner, Term, TermError, parse_term
 
@@ -29,7 +30,7 @@ REQUIRES = ("none", "cue", "case_or_cue")
 LANGUAGE_KEYS = ("any", "en", "es", "pt", "fr", "de", "it")
 
 
-class WatchlistError(ValueError):
+class WatchlistError(ConfigurationError):
     """A watchlist file that is missing or malformed."""
 
 

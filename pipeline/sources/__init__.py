@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import Settings
+from pipeline.errors import ConfigurationError
 from pipeline.models import FeedItem, ParsedFeed, Response, Source
 from pipeline.sources import gdelt, google_news, newsapi, rss, sitemap
 from pipeline.sources.errors import FeedParseError, SourceSkipped
@@ -64,7 +65,7 @@ PARSERS: dict[str, Callable[[Source, Response], list[FeedItem]]] = {
 }
 
 
-class SourcesFileError(ValueError):
+class SourcesFileError(ConfigurationError):
     """The sources file cannot be used at all."""
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pipeline.errors import NewsmonError
 
-class FeedParseError(ValueError):
+
+class FeedParseError(NewsmonError, ValueError):
     """Nothing usable in the body (not a feed, or broken beyond recovery): a failed poll."""
 
+    stage = "parse"
 
-class SourceSkipped(Exception):
+
+class SourceSkipped(NewsmonError):
     """The source cannot be polled as configured (e.g. no API key): recorded, not a failure."""
+
+    stage = "poll"

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from pipeline.config import Settings
+from pipeline.errors import NewsmonError, StoreUnavailable
 from pipeline.store import roles
 
 if TYPE_CHECKING:
@@ -19,13 +20,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class DatabaseUnavailable(RuntimeError):
-    """The run cannot work: no database to talk to."""
+DatabaseUnavailable = StoreUnavailable  # the name the store's callers know
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(NewsmonError, RuntimeError):
     """The database refused the work for a reason other than an outage: a limit, a
     constraint, a bug. Retrying soon will not help; the message says what it was."""
+
+    stage = "db"
 
 
 # SQLSTATEs that mean the session is gone: the connection-exception class (08) and the

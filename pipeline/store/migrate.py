@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 from psycopg import errors
 
+from pipeline.errors import NewsmonError
 from pipeline.store import roles
 from pipeline.store.connection import DatabaseUnavailable
 
@@ -53,8 +54,11 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-class SchemaMismatch(RuntimeError):
-    """The database schema is behind the code, or was changed under us."""
+class SchemaMismatch(NewsmonError, RuntimeError):
+    """The database schema is behind the code, or was changed under us: run
+    `newsmon db migrate` (or restore the migration that was edited)."""
+
+    stage = "db"
 
 
 class MigrationBlocked(DatabaseUnavailable):

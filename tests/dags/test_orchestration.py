@@ -13,7 +13,6 @@ from pipeline import tasks as orchestration
 from pipeline.config import Settings
 from pipeline.models import Source
 from pipeline.store.queries import sync_sources
-from pipeline.tasks import StageUnavailable
 
 NOW = datetime.now(UTC)
 
@@ -172,9 +171,3 @@ def test_open_run_reuses_the_row_of_the_same_scheduler_run(task_settings, db_url
     assert first == again != other
 
 
-def test_a_stage_missing_from_the_build_is_named(task_settings) -> None:
-    with pytest.raises(StageUnavailable, match="pipeline.no_such_stage is not part of"):
-        orchestration.stage("pipeline.no_such_stage", "run")
-    with pytest.raises(StageUnavailable, match=r"pipeline.config.send_pending is not part of"):
-        orchestration.stage("pipeline.config", "send_pending")
-    assert orchestration.stage("pipeline.config", "load_settings").__name__ == "load_settings"
