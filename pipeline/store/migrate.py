@@ -15,9 +15,8 @@ from pathlib import Path
 import psycopg
 from psycopg import errors
 
-from pipeline.errors import NewsmonError
+from pipeline.errors import NewsmonError, StoreUnavailable
 from pipeline.store import roles
-from pipeline.store.connection import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ class SchemaMismatch(NewsmonError, RuntimeError):
     stage = "db"
 
 
-class MigrationBlocked(DatabaseUnavailable):
+class MigrationBlocked(StoreUnavailable):
     """A migration could not get its locks: a session other than a reader holds them."""
 
 
