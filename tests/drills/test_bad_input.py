@@ -95,15 +95,17 @@ def test_entity_tricks_and_broken_pages_fail_alone(settings, db_url, demo_site,
     assert SECRET not in everything  # the external entity was never read
     assert entry_titles == [("laughs", "&lol9;"), ("xxe", "")]  # nothing expanded
     not_html = "extract: page is not parseable HTML"
-    assert items == {
+    assert {key: items[key] for key in items if key[1] != "lying-utf8"} == {
         ("pages", "binary"): ("failed-extract", f"{not_html} ({urls['binary']})"),
         ("pages", "empty"): ("failed-extract", f"{not_html} ({urls['empty']})"),
         ("laughs", "empty"): ("failed-extract", f"{not_html} ({urls['empty']})"),
         ("pages", "huge"): ("failed-fetch", f"fetch: body exceeds 1 MB ({urls['huge']})"),
-        ("pages", "lying-utf8"): ("new-relevant", None),
         ("pages", "lying-latin1"): ("new-relevant", None),
-        ("xxe", "lying-utf8"): ("duplicate", None),
     }
+    # `pages` and `xxe` both announce lying-utf8 and the cycle polls them at once, so either
+    # may store it first: one article, one new entry, one duplicate, whichever wins.
+    shared = sorted(items[(feed, "lying-utf8")] for feed in ("pages", "xxe"))
+    assert shared == [("duplicate", None), ("new-relevant", None)]
     for name in ("lying-utf8", "lying-latin1"):  # decoded right despite the wrong charset
         assert "señalaron el miércoles que la economía" in texts[urls[name]]
         assert "Ã" not in texts[urls[name]]
