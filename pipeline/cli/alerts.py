@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.database import pipeline_url
+from pipeline.cli.database import pipeline_url, require_current
 from pipeline.cli.output import printable
 from pipeline.config import Settings, check_link_settings
 
@@ -255,7 +255,9 @@ def serve(settings: Settings, host: str, port: int) -> None:
     try:
         # Never migrates: in production it runs as the web login, which may only touch the
         # subscriber tables (docker-compose.yml); the pipeline's own commands migrate.
-        run_server(settings, db_url=_db(settings, migrate=False), host=host, port=port)
+        url = _db(settings, migrate=False)
+        require_current(url)
+        run_server(settings, db_url=url, host=host, port=port)
     except OSError as exc:
         click.echo(f"serve: {exc}", err=True)
         sys.exit(2)

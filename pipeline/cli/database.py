@@ -28,3 +28,16 @@ def pipeline_url(settings: Settings, *, migrate: bool = True, admin: bool = Fals
     except (DatabaseUnavailable, SchemaMismatch) as exc:
         console.print(f"[red]{exc}[/red]")
         sys.exit(2)
+
+
+def require_current(url: str) -> None:
+    """Exit with "run `newsmon db migrate`" when the store is behind this code: for the
+    commands that never migrate (their login may not)."""
+    from pipeline.store import connect, ensure_current
+
+    try:
+        with connect(url, autocommit=True) as conn:
+            ensure_current(conn)
+    except (DatabaseUnavailable, SchemaMismatch) as exc:
+        console.print(f"[red]{exc}[/red]")
+        sys.exit(2)

@@ -491,7 +491,3 @@ def _text_search_section(conn: psycopg.Connection) -> list[str]:
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell."""
     return " ".join(text.split()).replace("|", "\\|")
-
-
-def is_schema_doc_current(conn: psycopg.Connection, path: Path = SCHEMA_DOC) -> bool:
-    return path.is_file() and path.read_text(encoding="utf-8") == render_schema_doc(conn)

@@ -287,10 +287,3 @@ def connect_for_ingest(url: str) -> psycopg.Connection:
     flushes these earlier ones too.
     """
     return connect(url, autocommit=True, options="-c synchronous_commit=off")
-
-
-async def connect_async(url: str, **kwargs: object) -> psycopg.AsyncConnection:
-    try:
-        return await psycopg.AsyncConnection.connect(url, connect_timeout=10, **kwargs)
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnavailable(f"db: cannot connect: {exc}".strip()) from exc

@@ -1,4 +1,5 @@
-"""Forward-only SQL migrations from `sql/NNNN_name.sql`, one transaction each."""
+"""Forward-only SQL migrations from `sql/NNNN_name.sql`, one transaction each (sql/README.md
+lists the rules, and why 0006 and 0007 do not exist)."""
 
 from __future__ import annotations
 
