@@ -20,6 +20,7 @@ from psycopg import sql
 from pipeline.config import Settings
 from pipeline.store import apply_migrations, connect, database_url, roles
 from pipeline.store.migrate import SchemaMismatch
+from pipeline.store.raw import prune_raw
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,6 @@ def apply_retention(settings: Settings, *, keep_days: int) -> dict[str, int]:
                WHERE runs.id = run_shards.run_id AND runs.started_at < now() - %s""",
             (cutoff,)).rowcount
         # Raw pages have their own, usually shorter, retention (NEWSMON_RAW_RETENTION_DAYS).
-        from pipeline.ingest.judge import prune_raw  # extraction stack: only when maintenance runs
-
         deleted["article_raw"] = prune_raw(conn, keep_days=settings.raw_retention_days)
     log.info("retention (%d days): deleted %s", keep_days, deleted)
     return deleted

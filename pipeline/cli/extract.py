@@ -23,7 +23,7 @@ from pipeline.config import Settings
 @click.pass_obj
 def reextract_command(settings: Settings, since: datetime | None) -> None:
     """Re-run extraction and matching over the raw archive; creates no revisions."""
-    from pipeline.ingest.judge import reextract
+    from pipeline.ingest.reextract import reextract
 
     counts = reextract(pipeline_url(settings), settings, since=since)
     click.echo(json.dumps(counts))
@@ -35,8 +35,8 @@ def reextract_command(settings: Settings, since: datetime | None) -> None:
 @click.pass_obj
 def prune_raw_command(settings: Settings, keep_days: float | None) -> None:
     """Delete raw pages older than the retention setting."""
-    from pipeline.ingest.judge import prune_raw
     from pipeline.store import connect
+    from pipeline.store.raw import prune_raw
 
     keep = settings.raw_retention_days if keep_days is None else keep_days
     with connect(pipeline_url(settings), autocommit=True) as conn:

@@ -26,7 +26,7 @@ from pipeline.dedup.keys import canonical_url
 from pipeline.extract.page import ExtractError, ExtractPool, extract_article
 from pipeline.http import FetchError, HttpClient, host_of
 from pipeline.ingest import poll as polling
-from pipeline.ingest.judge import Fulltext, judge_fulltext, save_raw, source_baseline
+from pipeline.ingest.judge import Fulltext, judge_fulltext
 from pipeline.match import Watchlist, detect_language, load_watchlist, match_article
 from pipeline.models import Article, FeedItem, Match, Outcome, Response, Source
 from pipeline.sources import FeedParseError
@@ -45,9 +45,11 @@ from pipeline.store.articles import (
     TextKeys,
     known_articles,
     should_refetch,
+    source_baseline,
     store_article,
     text_keys,
 )
+from pipeline.store.raw import save_raw
 from pipeline.text import MAX_URL, strip_controls
 
 log = logging.getLogger(__name__)

@@ -371,15 +371,10 @@ def _update_known(conn: psycopg.Connection, article_id: int, page: _Page,
          summary.chars_added, summary.chars_removed, summary.words_added,
          summary.words_removed, summary.paragraphs_changed, summary.diff),
     )
-    conn.execute(
-        """UPDATE articles SET title = %s, text = %s, content_hash = %s, minhash = %s,
-                               version = version + 1, revised_at = now(), checked_at = now()
-           WHERE id = %s""",
-        (new.title, new.text, page.fingerprint,
-         _encode(page.signature) if page.signature is not None else None, article_id),
-    )
-    conn.execute("DELETE FROM article_bands WHERE article_id = %s", (article_id,))
-    _insert_bands(conn, article_id, page.bands)
+    _rewrite_text(conn, article_id, title=new.title, text=new.text,
+                  fingerprint=page.fingerprint, signature=page.signature, bands=page.bands)
+    conn.execute("""UPDATE articles SET version = version + 1, revised_at = now(),
+                                        checked_at = now() WHERE id = %s""", (article_id,))
     save_match(conn, article_id=article_id, match=match)
     return Stored(article_id=article_id, story_id=stored["story_id"],
                   outcome=StoreOutcome.REVISION)
@@ -450,6 +445,38 @@ def _insert_article_sql(names: tuple[str, ...]) -> sql.Composed:
                       ON CONFLICT (canonical_url) DO NOTHING RETURNING id""").format(
         sql.SQL(", ").join(map(sql.Identifier, names)),
         sql.SQL(", ").join(sql.Placeholder() * len(names)))
+
+
+def rewrite_article(conn: psycopg.Connection, article_id: int, *, title: str, text: str,
+                    keys: TextKeys, columns: Mapping[str, object], match: Match) -> bool:
+    """Re-extraction's write: the article's text, keys, bands, `columns` and verdict, in
+    place (no revision: the page did not change, only how it is read). True if the title
+    or text changed."""
+    changed = conn.execute(
+        "SELECT title IS DISTINCT FROM %s OR text IS DISTINCT FROM %s FROM articles WHERE id = %s",
+        (title, text, article_id)).fetchone()[0]
+    if changed:
+        _rewrite_text(conn, article_id, title=title, text=text, fingerprint=keys.fingerprint,
+                      signature=keys.signature, bands=list(keys.bands))
+    if columns:
+        conn.execute(sql.SQL("UPDATE articles SET {} WHERE id = %s").format(
+            sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name))
+                               for name in columns)), (*columns.values(), article_id))
+    save_match(conn, article_id=article_id, match=match)
+    return bool(changed)
+
+
+def _rewrite_text(conn: psycopg.Connection, article_id: int, *, title: str, text: str,
+                  fingerprint: str, signature: np.ndarray | None, bands: list[int]) -> None:
+    """The one place an article's text changes after it was stored (a revision, a
+    re-extraction): its lookup keys and LSH bands change with it."""
+    conn.execute(
+        """UPDATE articles SET title = %s, text = %s, content_hash = %s, minhash = %s
+           WHERE id = %s""",
+        (title, text, fingerprint, _encode(signature) if signature is not None else None,
+         article_id))
+    conn.execute("DELETE FROM article_bands WHERE article_id = %s", (article_id,))
+    _insert_bands(conn, article_id, bands)
 
 
 def _record_urls(conn: psycopg.Connection, article_id: int, urls: list[str]) -> None:
@@ -531,3 +558,35 @@ def known_articles(conn: psycopg.Connection, urls: list[str]) -> dict[str, Known
                           discovered_at=d)
         for url, i, s, c, p, d in rows
     }
+
+
+# --- what a source's articles usually look like ------------------------------------------
+
+BASELINE_MIN_ARTICLES = 5  # fewer full articles than this: the source has no baseline yet
+BASELINE_RECENT = 200  # the median over a source's latest full articles, to stay cheap
+
+
+def source_baseline(conn: psycopg.Connection, *, source_id: int | None,
+                    exclude_id: int | None = None) -> int | None:
+    """Median text length of the source's latest full articles (None: too few yet).
+
+    It reads up to BASELINE_RECENT texts: a cycle asks once per source, not per article.
+    """
+    row = conn.execute(
+        """SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY n) FROM (
+               SELECT length(o.text) AS n FROM articles o
+               WHERE o.source_id = %(source)s AND o.fulltext_status = 'full'
+                 AND o.id IS DISTINCT FROM %(exclude)s
+               ORDER BY o.id DESC LIMIT %(recent)s) recent""",
+        {"source": source_id, "exclude": exclude_id, "recent": BASELINE_RECENT},
+    ).fetchone()
+    if row is None or row[0] < BASELINE_MIN_ARTICLES:
+        return None
+    return int(row[1])
+
+
+def is_relevant(conn: psycopg.Connection, article_id: int, watchlist: str) -> int:
+    """1 if the article's stored verdict for `watchlist` is relevant, else 0."""
+    row = conn.execute("SELECT relevant FROM matches WHERE article_id = %s AND watchlist = %s",
+                       (article_id, watchlist)).fetchone()
+    return int(bool(row and row[0]))

@@ -16,9 +16,10 @@ from click.testing import CliRunner
 from pipeline.cli.extract import reextract_command
 from pipeline.demo.server import serve_directory
 from pipeline.ingest.cycle import run_cycle
-from pipeline.ingest.judge import prune_raw, reextract, save_raw
+from pipeline.ingest.reextract import reextract
 from pipeline.models import Response
 from pipeline.sources import load_sources_file
+from pipeline.store.raw import prune_raw, save_raw
 
 PARAGRAPHS = [
     ("Police in three states said on Monday that they had arrested eleven people suspected "
