@@ -28,8 +28,8 @@ import psycopg
 from psycopg import sql
 
 from pipeline.config import load_settings
-from pipeline.store import apply_migrations, database_url
-from pipeline.store.connection import stop_embedded
+from pipeline.store import apply_migrations
+from pipeline.store.connection import admin_database_url, stop_embedded
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -51,7 +51,8 @@ class Databases:
         self._settings = load_settings(env={"NEWSMON_HOME": self._home.name,
                                             **_env("NEWSMON_DATABASE_URL")})
         self.embedded = self._settings.database_url is None
-        self.admin_url = with_dbname(database_url(self._settings), "postgres")
+        # Creating databases takes the superuser (the pipeline's own login may not).
+        self.admin_url = with_dbname(admin_database_url(self._settings), "postgres")
         self.template = f"bench_tpl_{uuid.uuid4().hex[:8]}"
         self._created: list[str] = []
         self._admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.template)))
