@@ -66,7 +66,7 @@ def _save_profile(profiler: Any, path: str) -> None:
 # -- P1 baseline: trafilatura alone -------------------------------------------------------------
 
 def _start_worker() -> None:
-    from pipeline.extract.page import WARM_UP_PAGE
+    from pipeline.extract.pool import WARM_UP_PAGE
 
     _bare_extract(WARM_UP_PAGE, "http://warm-up.invalid/")  # same warm-up as the pipeline
 

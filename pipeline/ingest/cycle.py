@@ -23,7 +23,8 @@ import psycopg
 from pipeline.alerts import queue_alerts
 from pipeline.config import Settings
 from pipeline.dedup.keys import canonical_url
-from pipeline.extract.page import ExtractError, ExtractPool, extract_article
+from pipeline.extract.page import ExtractError, extract_article
+from pipeline.extract.pool import ExtractPool
 from pipeline.http import FetchError, HttpClient, host_of
 from pipeline.ingest import poll as polling
 from pipeline.ingest.judge import Fulltext, judge_fulltext

@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 
 from pipeline.dates import choose_published_at
-from pipeline.extract.page import classify_fulltext, summary_text
+from pipeline.extract.completeness import classify_fulltext, summary_text
 from pipeline.match import match_article
 from pipeline.match.watchlist import Watchlist
 from pipeline.models import Article, FeedItem, Match, record

@@ -12,7 +12,8 @@ import psycopg
 
 from pipeline.config import Settings
 from pipeline.dates import choose_published_at
-from pipeline.extract.page import ExtractError, classify_fulltext, extract_article
+from pipeline.extract.completeness import classify_fulltext
+from pipeline.extract.page import ExtractError, extract_article
 from pipeline.ingest.judge import verdict
 from pipeline.match import detect_language, load_watchlist, match_article
 from pipeline.match.watchlist import Watchlist

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.extract.page import ExtractPool
+from pipeline.extract.pool import ExtractPool
 from pipeline.http import HttpClient
 from pipeline.ingest.poll import PollResult, poll_source
 from pipeline.models import Source

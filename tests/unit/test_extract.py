@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.extract.page import ExtractError, classify_fulltext, extract_article
+from pipeline.extract.completeness import classify_fulltext
+from pipeline.extract.page import ExtractError, extract_article
 
 PAGES = Path(__file__).resolve().parents[1] / "data" / "pages"
 URL = "https://diario.example/politica/medidas-economicas?utm_source=rss"

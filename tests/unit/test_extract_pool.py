@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.extract.page import ExtractError, ExtractPool, extract_article
+from pipeline.extract.page import ExtractError, extract_article
+from pipeline.extract.pool import ExtractPool
 from pipeline.models import Article
 
 PAGES = Path(__file__).resolve().parents[1] / "data" / "pages"
