@@ -29,12 +29,11 @@ from pipeline.alerts.headers import check_message, clean_header, header_address
 from pipeline.alerts.smtp import sender_address
 from pipeline.alerts.tokens import preferences_url, unsubscribe_url
 from pipeline.config import Settings
-from pipeline.text import clean_text
+from pipeline.text import clean_text, strip_controls
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 MAX_SNIPPETS = 4
 MAX_SUBJECT = 140
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SMALL_WORDS = {"de", "del", "la", "las", "los", "el", "y", "of", "the", "and", "on", "in"}
 
 
@@ -101,7 +100,7 @@ def safe_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    if _CONTROL.search(url) or " " in url:
+    if strip_controls(url) != url or " " in url:
         return None
     try:
         parts = urlsplit(url)

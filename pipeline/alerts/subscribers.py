@@ -22,10 +22,11 @@ from email_validator import EmailNotValidError, validate_email
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from pipeline.text import MAX_NAME, strip_controls
+
 MODES = ("immediate", "daily")
 _WATCHLIST_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _LIST_SPLIT = re.compile(r"[;|,\s]+")
 
 
@@ -77,10 +78,11 @@ def normalise_email(email: str) -> str:
 
 
 def clean_name(name: str | None) -> str | None:
-    """A display name safe for headers: control characters (CR, LF, ...) become spaces."""
+    """A name as stored: controls (CR, LF, ...) spaces, invisible characters gone, capped.
+    (Headers are cleaned again when an email is written: `alerts.headers`.)"""
     if name is None:
         return None
-    cleaned = " ".join(_CONTROL.sub(" ", name).split())[:200]
+    cleaned = " ".join(strip_controls(name).split())[:MAX_NAME]
     return cleaned or None
 
 
