@@ -19,13 +19,14 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import psycopg
 from psycopg import pq, sql
 
+from pipeline.dates import as_utc
 from pipeline.store import roles
 
 log = logging.getLogger(__name__)
@@ -144,10 +145,9 @@ def _article_filters(*, since: date | datetime | None, entity: str | None, relev
 
 
 def _moment(value: date | datetime | None) -> datetime | None:
-    """A date means its start in UTC, whatever the session's time zone."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    """A date means its start in UTC, whatever the session's time zone; so does a naive
+    datetime (it used to mean the session's zone, unlike everywhere else in newsmon)."""
+    return as_utc(value) if value is not None else None
 
 
 def _hit(row: Sequence[Any]) -> SearchHit:
