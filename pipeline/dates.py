@@ -46,10 +46,10 @@ def choose_published_at(
     """
     now = as_utc(now) if now is not None else datetime.now(UTC)
     seen = as_utc(first_seen) if first_seen is not None else now
-    latest = min(seen, now) + FUTURE_SKEW
+    seen_by = min(seen, now)
     flags: list[str] = []
-    page = _plausible("page", page_date, latest=latest, flags=flags)
-    feed = _plausible("feed", feed_date, latest=latest, flags=flags)
+    page = _plausible("page", page_date, seen=seen_by, flags=flags)
+    feed = _plausible("feed", feed_date, seen=seen_by, flags=flags)
     if page is not None and feed is not None:
         if abs(page - feed) > DISAGREEMENT:
             flags.append("dates-disagree")
@@ -64,18 +64,29 @@ def choose_published_at(
 
 
 def _plausible(
-    name: str, value: datetime | date | None, *, latest: datetime, flags: list[str]
+    name: str, value: datetime | date | None, *, seen: datetime, flags: list[str]
 ) -> datetime | None:
     if value is None:
         return None
     moment = as_utc(value)
-    if moment > latest:
-        flags.append(f"{name}-date-future")
-        return None
-    if moment < EARLIEST_PLAUSIBLE:
-        flags.append(f"{name}-date-too-old")
+    if (reason := why_implausible(moment, seen=seen)) is not None:
+        flags.append(f"{name}-date-{reason}")
         return None
     return moment
+
+
+def why_implausible(moment: datetime, *, seen: datetime) -> str | None:
+    """Why `moment` cannot be when something first seen at `seen` was published, or None.
+
+    "future": after `seen` by more than FUTURE_SKEW; "too-old": before EARLIEST_PLAUSIBLE.
+    The one rule for the article's chosen date and every source adapter's stated dates;
+    callers turn the reason into their flag (`feed-date-future`, `page-date-too-old`, ...).
+    """
+    if moment > seen + FUTURE_SKEW:
+        return "future"
+    if moment < EARLIEST_PLAUSIBLE:
+        return "too-old"
+    return None
 
 
 def as_utc(value: datetime | date) -> datetime:
@@ -85,6 +96,24 @@ def as_utc(value: datetime | date) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def parse_iso_datetime(value: str | None) -> datetime | None:
+    """An ISO 8601 / RFC 3339 / W3C datetime string as an aware datetime; None if not one.
+
+    "Z" and numeric offsets are kept as stated (a page's offset is evidence: see
+    extract.page.page_date), no offset is taken as UTC and a date alone is midnight UTC
+    (as `as_utc`). Surrounding whitespace is ignored: only the sitemap parser used to
+    strip it, so a padded NewsAPI or JSON Feed date was "unparseable"; it is the same date.
+    """
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    # Not `as_utc`: that would convert a stated offset away; only a missing one is filled in.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def is_date_only(value: datetime) -> bool:

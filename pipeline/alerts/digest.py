@@ -25,7 +25,6 @@ from psycopg.rows import dict_row
 from pipeline.alerts.outbox import (
     ConnectionSource,
     SendReport,
-    as_utc,
     deliver,
     mailer_for,
     open_connection,
@@ -36,6 +35,7 @@ from pipeline.alerts.render import StoryView, group_by_entity, render_digest
 from pipeline.alerts.smtp import Mailer
 from pipeline.alerts.stories import load_story
 from pipeline.config import Settings, check_link_settings
+from pipeline.dates import as_utc
 
 log = logging.getLogger(__name__)
 

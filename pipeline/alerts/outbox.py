@@ -27,6 +27,7 @@ from pipeline.alerts.render import Recipient, StoryView, render_alert
 from pipeline.alerts.smtp import Mailer, SmtpNotReached, SmtpRefused, SmtpUnavailable
 from pipeline.alerts.stories import load_story
 from pipeline.config import Settings, check_link_settings
+from pipeline.dates import as_utc
 from pipeline.models import Match
 from pipeline.store import connect
 
@@ -58,10 +59,6 @@ class SendReport:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def backoff(attempts: int) -> timedelta:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
@@ -18,6 +18,7 @@ import trafilatura
 from lxml.html import HtmlElement
 from trafilatura.settings import Document
 
+from pipeline.dates import parse_iso_datetime
 from pipeline.encoding import decode_html, repair_mojibake
 from pipeline.errors import NewsmonError
 from pipeline.models import Article
@@ -133,25 +134,14 @@ def page_date(value: str | None, *, tree: HtmlElement, url: str) -> datetime | N
     "© 2025" or of a lone year in the text; that is not when an article was published.
     Such an answer is kept only if the plain (non-extensive) search finds it too.
     """
-    moment = parse_page_date(value)
+    moment = parse_iso_datetime(value)
     if moment is not None and moment.utcoffset() == timedelta(0) and (
         (moment.month, moment.day, moment.time()) == (1, 1, time(0))
     ):
         plain = htmldate.find_date(tree, url=url, **{**DATE_PARAMS, "extensive_search": False})
-        if parse_page_date(plain) != moment:
+        if parse_iso_datetime(plain) != moment:
             return None
     return moment
-
-
-def parse_page_date(value: str | None) -> datetime | None:
-    """htmldate's ISO string as an aware datetime; a value without an offset is taken as UTC."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def page_language(tree: HtmlElement) -> str | None:

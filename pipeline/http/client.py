@@ -26,6 +26,7 @@ from typing import Self
 import httpx
 
 from pipeline.config import Settings
+from pipeline.dates import as_utc
 from pipeline.http.body import ACCEPT_ENCODING, read_capped
 from pipeline.http.errors import FetchError, is_transient_status, status_text
 from pipeline.http.guard import (
@@ -320,9 +321,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (as_utc(when) - (now or datetime.now(UTC))).total_seconds())
 
 
 def _attempts(message: str, attempts: int) -> str:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import logging
 import zlib
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import psycopg
 
 from pipeline.config import Settings
-from pipeline.dates import choose_published_at
+from pipeline.dates import as_utc, choose_published_at
 from pipeline.extract.completeness import classify_fulltext
 from pipeline.extract.page import ExtractError, extract_article
 from pipeline.ingest.judge import verdict
@@ -34,8 +34,9 @@ def reextract(conn_url: str, settings: Settings, *, since: datetime | date | Non
     updated in its own transaction, so an interrupted run keeps what it did. Returns
     counts: articles, changed (text or title differs), failed (no text now), relevant.
     """
-    if isinstance(since, date) and not isinstance(since, datetime):
-        since = datetime.combine(since, datetime.min.time(), tzinfo=UTC)
+    # A date is its midnight UTC and a naive datetime (`--since` gives one) is UTC, as
+    # everywhere in newsmon; a naive one used to mean the session's time zone instead.
+    since = as_utc(since) if since is not None else None
     watchlist = load_watchlist(settings.watchlist)
     counts = {"articles": 0, "changed": 0, "failed": 0, "relevant": 0}
     # The archive streams through a connection of its own; updates go through another.

@@ -4,9 +4,11 @@ error a request that cannot be served raises."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from psycopg import sql
+
+from pipeline.dates import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +36,9 @@ def article_filters(*, since: date | datetime | None, entity: str | None, releva
 
 
 def moment(value: date | datetime | None) -> datetime | None:
-    """A date means its start in UTC, whatever the session's time zone."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    """A date means its start in UTC, whatever the session's time zone; so does a naive
+    datetime (it used to mean the session's zone, unlike everywhere else in newsmon)."""
+    return as_utc(value) if value is not None else None
 
 
 def day_end(day: date | None) -> datetime | None:

@@ -5,10 +5,10 @@ Text fields go through `pipeline.text` (titles, authors, summaries, ids).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urljoin
 
-from pipeline.dates import EARLIEST_PLAUSIBLE, FUTURE_SKEW
+from pipeline.dates import as_utc, why_implausible
 from pipeline.text import strip_controls
 
 
@@ -29,12 +29,10 @@ def checked_date(moment: datetime | None, *,
     """A source's date if plausible, else the discovery time and why (future, too old)."""
     if moment is None:
         return None, ()
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    if moment > now + FUTURE_SKEW:
-        return now, ("feed-date-future",)
-    if moment < EARLIEST_PLAUSIBLE:
-        return now, ("feed-date-too-old",)
-    return moment.astimezone(UTC), ()
+    moment = as_utc(moment)
+    if (reason := why_implausible(moment, seen=now)) is not None:
+        return now, (f"feed-date-{reason}",)
+    return moment, ()
 
 
 def language_code(value: object) -> str | None:

@@ -12,10 +12,11 @@ of plain text instead of JSON; that becomes a parse error carrying GDELT's messa
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import httpx
 
+from pipeline.dates import as_utc
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources.errors import FeedParseError
 from pipeline.sources.fields import absolute_http_url
@@ -91,6 +92,7 @@ def _item(article: object, *, base_url: str, language: str | None) -> FeedItem |
 def parse_seendate(value: object) -> datetime | None:
     """GDELT's `seendate` ("20251105T143000Z"): when GDELT first saw the article, in UTC."""
     try:
-        return datetime.strptime(str(value), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        # Not parse_iso_datetime: GDELT sends this one compact shape; any other is not a seendate.
+        return as_utc(datetime.strptime(str(value), "%Y%m%dT%H%M%SZ"))
     except ValueError:
         return None

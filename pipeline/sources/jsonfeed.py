@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from pipeline.dates import parse_iso_datetime
 from pipeline.models import FeedItem
 from pipeline.sources.errors import FeedParseError
 from pipeline.sources.fields import absolute_http_url, checked_date, language_code
@@ -40,7 +41,7 @@ def json_feed_items(data: dict, *, base_url: str, language: str | None,
         if not url:
             continue
         stated = str(entry.get("date_published") or entry.get("date_modified") or "")
-        published_at, flags = checked_date(_rfc3339(stated), now=now)
+        published_at, flags = checked_date(parse_iso_datetime(stated), now=now)
         if stated and published_at is None:
             published_at, flags = now, ("feed-date-unparseable",)
         items.append(FeedItem(
@@ -58,7 +59,7 @@ def json_feed_items(data: dict, *, base_url: str, language: str | None,
 
 
 def _stated_date(value: object, *, now: datetime) -> datetime | None:
-    moment, flags = checked_date(_rfc3339(str(value or "")), now=now)
+    moment, flags = checked_date(parse_iso_datetime(str(value or "")), now=now)
     return None if flags else moment
 
 
@@ -69,9 +70,3 @@ def _author(obj: dict) -> str | None:
             return clean_author(author["name"])
     return None
 
-
-def _rfc3339(value: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if value else None
-    except ValueError:
-        return None

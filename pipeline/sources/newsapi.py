@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import httpx
 
 from pipeline.config import Settings
+from pipeline.dates import parse_iso_datetime
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources.errors import FeedParseError, SourceSkipped
 from pipeline.sources.fields import absolute_http_url, checked_date
@@ -76,7 +77,7 @@ def _item(article: object, *, base_url: str, language: str | None,
     if not url or url.rstrip("/") == REMOVED_URL:
         return None
     stated = str(article.get("publishedAt") or "")
-    published_at, flags = checked_date(_iso_date(stated), now=now)
+    published_at, flags = checked_date(parse_iso_datetime(stated), now=now)
     if stated and published_at is None:
         published_at, flags = now, ("feed-date-unparseable",)
     return FeedItem(
@@ -89,9 +90,3 @@ def _item(article: object, *, base_url: str, language: str | None,
         date_flags=flags,
     )
 
-
-def _iso_date(value: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if value else None
-    except ValueError:
-        return None

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
+from pipeline.dates import parse_iso_datetime
 from pipeline.http import FetchError
 from pipeline.models import FeedItem, ParsedFeed, Response, Source
 from pipeline.sources.errors import FeedParseError
@@ -150,7 +151,7 @@ def read_sitemap(body: bytes, *, url: str, language: str | None = None,
         for node in nodes:
             loc = absolute_http_url(_child_text(node, "loc"), url)
             if loc:
-                sitemap.children.append((loc, _w3c_date(_child_text(node, "lastmod"))))
+                sitemap.children.append((loc, parse_iso_datetime(_child_text(node, "lastmod"))))
         return sitemap
     for node in nodes:
         item = _url_item(node, base_url=url, language=language, now=now)
@@ -174,11 +175,11 @@ def _entry_date(node: etree._Element) -> datetime | None:
     for news in node.iterchildren("{*}news"):
         for published in news.iterchildren("{*}publication_date"):
             if (published.text or "").strip():
-                return _w3c_date(published.text)
+                return parse_iso_datetime(published.text)
             break
         break
     for lastmod in node.iterchildren("{*}lastmod"):
-        return _w3c_date(lastmod.text or "")
+        return parse_iso_datetime(lastmod.text or "")
     return None
 
 
@@ -195,11 +196,12 @@ def _url_item(node: etree._Element, *, base_url: str, language: str | None,
         publication = _child(news, "publication")
         if publication is not None:
             lang = language_code(_child_text(publication, "language"))
-    moment = _w3c_date(stated)
+    moment = parse_iso_datetime(stated)
     published_at, flags = checked_date(moment, now=now)
     if stated and moment is None:
         published_at, flags = now, ("feed-date-unparseable",)
-    updated_at, updated_flags = checked_date(_w3c_date(_child_text(node, "lastmod")), now=now)
+    updated_at, updated_flags = checked_date(parse_iso_datetime(_child_text(node, "lastmod")),
+                                             now=now)
     return FeedItem(url=loc, title=title, published_at=published_at,
                     language=lang or language, date_flags=flags,
                     updated_at=None if updated_flags else updated_at)
@@ -233,19 +235,9 @@ def _first_per_url(items: list[FeedItem]) -> list[FeedItem]:
 
 
 def _newest(children: list[tuple[str, datetime | None]]) -> list[str]:
-    oldest = datetime.min.replace(tzinfo=UTC)
-    ordered = sorted(enumerate(children), key=lambda c: (c[1][1] or oldest, -c[0]), reverse=True)
+    ordered = sorted(enumerate(children), key=lambda c: (c[1][1] or _OLDEST, -c[0]), reverse=True)
     return [url for _index, (url, _lastmod) in ordered]
 
-
-def _w3c_date(value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _local(node: etree._Element) -> str:

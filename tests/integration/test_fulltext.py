@@ -178,6 +178,20 @@ def test_reextract_command_honours_since(settings, db_url, site) -> None:
     assert '"articles": 3' in everything.output
 
 
+def test_reextract_takes_a_naive_since_as_utc_whatever_the_session_zone(
+    settings, db_url, site, monkeypatch
+) -> None:
+    run_cycle(settings, sources=site[1], db_url=db_url)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE article_raw SET fetched_at = '2026-01-01 03:00+00'")
+    monkeypatch.setenv("PGTZ", "America/Caracas")  # UTC-4: 02:00 there is 06:00 UTC
+
+    # `--since` gives a naive datetime; it once meant the session's zone, so nothing came.
+    counts = reextract(db_url, settings, since=datetime(2026, 1, 1, 2, 0))
+
+    assert counts["articles"] == 3
+
+
 def test_prune_raw_deletes_only_pages_past_retention(settings, db_url, site) -> None:
     run_cycle(settings, sources=site[1], db_url=db_url)
     with psycopg.connect(db_url, autocommit=True) as conn:

@@ -102,6 +102,12 @@ def test_relevant_entity_and_since_filters(db_url, archive) -> None:
     assert found(db_url, "maduro", since=date(2026, 11, 2)) == [archive["regime"]]
 
 
+def test_a_naive_since_is_utc_whatever_the_session_zone(db_url, archive, monkeypatch) -> None:
+    monkeypatch.setenv("PGTZ", "America/Caracas")  # UTC-4: 22:00 there is 02:00 UTC next day
+    # "regime" was published 2026-11-05 00:00 UTC, after 22:00 UTC the day before.
+    assert found(db_url, "maduro", since=datetime(2026, 11, 4, 22, 0)) == [archive["regime"]]
+
+
 def test_web_search_syntax_phrases_or_and_exclusion(db_url, archive) -> None:
     assert found(db_url, '"ejercicios militares"') == [archive["regime"]]
     assert set(found(db_url, "aguacate or soberanía")) == {archive["avocado"],

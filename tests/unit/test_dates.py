@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from pipeline.dates import choose_published_at
+import pytest
+
+from pipeline.dates import (
+    EARLIEST_PLAUSIBLE,
+    FUTURE_SKEW,
+    as_utc,
+    choose_published_at,
+    parse_iso_datetime,
+    why_implausible,
+)
 
 SEEN = datetime(2025, 3, 4, 16, 0, tzinfo=UTC)
 CARACAS = timezone(timedelta(hours=-4))
@@ -86,3 +95,42 @@ def test_naive_datetimes_are_taken_as_utc() -> None:
     choice = choose_published_at(feed_date=datetime(2025, 3, 4, 12, 0), page_date=None,
                                  first_seen=SEEN)
     assert choice.published_at == datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
+
+
+# -- the shared pieces ------------------------------------------------------------------
+
+def test_as_utc_converts_aware_takes_naive_as_utc_and_dates_as_midnight() -> None:
+    assert as_utc(datetime(2025, 3, 4, 10, 0, tzinfo=CARACAS)) == datetime(2025, 3, 4, 14, 0,
+                                                                            tzinfo=UTC)
+    assert as_utc(datetime(2025, 3, 4, 10, 0, tzinfo=CARACAS)).tzinfo is UTC
+    assert as_utc(datetime(2025, 3, 4, 10, 0)) == datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
+    assert as_utc(date(2025, 3, 4)) == datetime(2025, 3, 4, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2025-03-04T10:15:00Z", datetime(2025, 3, 4, 10, 15, tzinfo=UTC)),
+    ("2025-03-04T10:15:00-04:00", datetime(2025, 3, 4, 10, 15, tzinfo=CARACAS)),
+    ("2025-03-04T10:15:00-0400", datetime(2025, 3, 4, 10, 15, tzinfo=CARACAS)),  # htmldate's %z
+    ("2025-03-04T10:15:00.250Z", datetime(2025, 3, 4, 10, 15, 0, 250000, tzinfo=UTC)),
+    ("2025-03-04T10:15", datetime(2025, 3, 4, 10, 15, tzinfo=UTC)),  # no offset: UTC
+    ("2025-03-04", datetime(2025, 3, 4, tzinfo=UTC)),  # a date alone: midnight UTC
+    # Padded: once "unparseable" from NewsAPI and JSON Feed, though sitemaps read it.
+    ("  2025-03-04T10:15:00Z\n", datetime(2025, 3, 4, 10, 15, tzinfo=UTC)),
+])
+def test_iso_datetimes_parse_to_aware_datetimes(value, expected) -> None:
+    moment = parse_iso_datetime(value)
+    assert moment == expected
+    assert moment is not None and moment.utcoffset() == expected.utcoffset()  # offset kept
+
+
+@pytest.mark.parametrize("value", [None, "", "   ", "next Tuesday", "2025-13-01",
+                                   "Tue, 04 Mar 2025 10:15:00 +0000"])
+def test_what_is_not_an_iso_datetime_parses_to_none(value) -> None:
+    assert parse_iso_datetime(value) is None
+
+
+def test_why_implausible_names_future_and_too_old_dates_only() -> None:
+    assert why_implausible(SEEN + FUTURE_SKEW, seen=SEEN) is None
+    assert why_implausible(SEEN + FUTURE_SKEW + timedelta(seconds=1), seen=SEEN) == "future"
+    assert why_implausible(EARLIEST_PLAUSIBLE, seen=SEEN) is None
+    assert why_implausible(EARLIEST_PLAUSIBLE - timedelta(seconds=1), seen=SEEN) == "too-old"

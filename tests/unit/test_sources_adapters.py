@@ -95,3 +95,13 @@ def test_json_feed_items() -> None:
     ]
     assert items[0].published_at == datetime(2026, 11, 24, 14, tzinfo=UTC)
     assert items[1].date_flags == ("feed-date-future",)
+
+
+def test_a_padded_json_feed_date_is_a_date_not_unparseable() -> None:
+    # Only the sitemap parser used to strip; every ISO date now goes through one parser.
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
+        {"id": "1", "url": "https://site.example/a/1",
+         "date_published": " 2026-11-24T10:00:00Z\n"},
+    ]}).encode()
+    [entry] = parse_feed(body, base_url="https://site.example/feed.json", now=NOW)
+    assert (entry.published_at, entry.date_flags) == (datetime(2026, 11, 24, 10, tzinfo=UTC), ())
