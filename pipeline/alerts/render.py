@@ -111,13 +111,6 @@ def safe_url(url: str | None) -> str | None:
     return url
 
 
-def host_of(url: str | None) -> str:
-    try:
-        return (urlsplit(url or "").hostname or "").removeprefix("www.")
-    except ValueError:
-        return ""
-
-
 def highlight(snippet: str, terms: Iterable[str]) -> tuple[Segment, ...]:
     """Split a snippet into plain and matched parts (case-insensitive, longest term first)."""
     words = sorted({t for t in terms if t}, key=len, reverse=True)

@@ -13,16 +13,23 @@ from pipeline.alerts.render import (
     clean_text,
     evidence_snippets,
     format_time,
-    host_of,
     safe_url,
 )
+from pipeline.urls import outlet_name
 
 MAX_OTHER_OUTLETS = 8
 
 
 def _outlet(row: dict[str, Any]) -> str:
-    """Site name, else host without www: the same rule as SQL's newsmon_outlet()."""
-    return clean_text(row.get("site_name"), limit=80) or host_of(row.get("url")) or "unknown"
+    """The article's outlet as stories.outlets names it, cleaned for an email.
+
+    Cleaning the stored name (not the raw site name) keeps the article's own outlet equal
+    to its entry in stories.outlets, so it is not listed twice. A site name that cleans to
+    nothing (markup only) falls back to the host.
+    """
+    url = row.get("url")
+    return (clean_text(outlet_name(row.get("site_name"), url), limit=80)
+            or clean_text(outlet_name(None, url), limit=80) or "unknown")
 
 
 def load_story(conn: psycopg.Connection, *, article_id: int, story_id: int | None,

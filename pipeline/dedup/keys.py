@@ -25,7 +25,8 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, u
 
 import numpy as np
 from courlan import normalize_url
-from tld import get_fld
+
+from pipeline.urls import registrable_domain, site_of
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def _strip_amp_path(path: str) -> str:
 
 def _desktop_host(netloc: str) -> str:
     host, sep, port = netloc.rpartition(":") if netloc.count(":") == 1 else (netloc, "", "")
-    site = _registrable_domain(host)
+    site = registrable_domain(host)
     if site is None:
         return netloc
     changed = False
@@ -174,20 +175,9 @@ def _is_tracking_param(name: str, value: str) -> bool:
     )
 
 
-@lru_cache(maxsize=4096)
-def _registrable_domain(host: str) -> str | None:
-    """The site of a host: bbc.co.uk for m.bbc.co.uk; None for IPs, localhost, unknown TLDs."""
-    return get_fld(f"http://{host}", fail_silently=True)
-
-
-def _site(url: str) -> str:
-    host = urlsplit(url).netloc
-    return _registrable_domain(host.rpartition(":")[0] if ":" in host else host) or host
-
-
 def _same_site_canonical(own: str, page_canonical: str, base: str) -> str | None:
     candidate = _normalise_url(urljoin(base, page_canonical.strip()))
-    if candidate is None or _site(candidate) != _site(own):
+    if candidate is None or site_of(candidate) != site_of(own):
         return None  # a cross-site canonical names the original, not this copy
     parts = urlsplit(candidate)
     if parts.path == "/" and not parts.query:

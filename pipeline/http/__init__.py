@@ -6,6 +6,6 @@ live here; callers see `HttpClient.fetch` -> `pipeline.models.Response` or `Fetc
 
 from pipeline.http.client import HttpClient, parse_retry_after
 from pipeline.http.errors import FetchError
-from pipeline.http.guard import host_of, is_public_address
+from pipeline.http.guard import is_public_address
 
-__all__ = ["FetchError", "HttpClient", "host_of", "is_public_address", "parse_retry_after"]
+__all__ = ["FetchError", "HttpClient", "is_public_address", "parse_retry_after"]

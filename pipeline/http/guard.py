@@ -65,14 +65,6 @@ def parse_url(url: str) -> httpx.URL:
     return parsed.copy_with(fragment=None)  # fragments never go on the wire
 
 
-def host_of(url: str) -> str:
-    """The lower-case host name of a URL ("" when it has none): the key for per-host limits."""
-    try:
-        return httpx.URL(url).host
-    except (httpx.InvalidURL, TypeError):
-        return ""
-
-
 def embedded_ipv4(ip: IPAddress) -> tuple[ipaddress.IPv4Address, ...]:
     """The IPv4 addresses an IPv6 address leads to (mapped, NAT64, 6to4, Teredo...), or ()."""
     if isinstance(ip, ipaddress.IPv4Address) or ip.is_loopback or ip.is_unspecified:

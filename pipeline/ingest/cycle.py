@@ -25,7 +25,7 @@ from pipeline.config import Settings
 from pipeline.dedup.keys import canonical_url
 from pipeline.extract.page import ExtractError, extract_article
 from pipeline.extract.pool import ExtractPool
-from pipeline.http import FetchError, HttpClient, host_of
+from pipeline.http import FetchError, HttpClient
 from pipeline.ingest import poll as polling
 from pipeline.ingest.judge import Fulltext, judge_fulltext
 from pipeline.match import Watchlist, detect_language, load_watchlist, match_article
@@ -52,6 +52,7 @@ from pipeline.store.articles import (
 )
 from pipeline.store.raw import save_raw
 from pipeline.text import MAX_URL, strip_controls
+from pipeline.urls import host_of
 
 log = logging.getLogger(__name__)
 

@@ -28,13 +28,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher, unified_diff
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 import numpy as np
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from tld import get_fld
 
 from pipeline.dedup.keys import (
     NEAR_DUPLICATE_THRESHOLD,
@@ -49,6 +47,7 @@ from pipeline.dedup.keys import (
 )
 from pipeline.models import Article, Match, record
 from pipeline.store.queries import save_match
+from pipeline.urls import outlet_name, site_of
 
 # Phase-1 tuning used texts of 150+ words; below ~100 the few shingles give an estimate
 # too noisy to merge on, so short texts rely on the exact fingerprint only.
@@ -219,19 +218,6 @@ def _paragraphs(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _outlet(site_name: str | None, url: str) -> str:
-    # the same rule as SQL newsmon_outlet(), so stories.outlets agrees with story_outlets
-    if site_name and site_name.strip():
-        return site_name.strip()
-    host = (urlsplit(url).hostname or "").lower()
-    return host.removeprefix("www.") or "unknown"
-
-
-def _site(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
-    return get_fld(host, fix_protocol=True, fail_silently=True) or host
-
-
 def _encode(signature: np.ndarray) -> bytes:
     return np.asarray(signature, dtype=np.uint64).astype("<u4").tobytes()
 
@@ -335,9 +321,9 @@ def _known_article_id(conn: psycopg.Connection, page: _Page) -> int | None:
            ORDER BY rank, id""",
         (page.canonical, page.urls),
     ).fetchall()
-    site = _site(page.canonical)
+    site = site_of(page.canonical)
     for article_id, stored_canonical, rank in rows:
-        if rank == 0 or _site(stored_canonical) == site:
+        if rank == 0 or site_of(stored_canonical) == site:
             return article_id
     return None
 
@@ -389,7 +375,7 @@ def _fold_copy(conn: psycopg.Connection, article_id: int, story_id: int | None,
             """UPDATE stories SET outlets = array_append(outlets, %(outlet)s::text),
                                   last_seen_at = now()
                WHERE id = %(story)s AND NOT %(outlet)s::text = ANY(outlets)""",
-            {"outlet": _outlet(page.article.site_name, page.article.url), "story": story_id},
+            {"outlet": outlet_name(page.article.site_name, page.article.url), "story": story_id},
         )
     return Stored(article_id=article_id, story_id=story_id, outcome=StoreOutcome.DUPLICATE)
 
@@ -404,7 +390,7 @@ def _insert_new(conn: psycopg.Connection, page: _Page, source_id: int | None,
     # re-index its whole text (search vector, trigram title) for a one-field change.
     a = page.article
     near = find_near_duplicate(conn, page.signature) if page.signature is not None else None
-    outlet = _outlet(a.site_name, a.url)
+    outlet = outlet_name(a.site_name, a.url)
     new_story = near is None or near.story_id is None
     if new_story:
         story_id = conn.execute(

@@ -15,13 +15,13 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from pipeline.alerts import queue_alerts
 from pipeline.models import EntityMention, Evidence, Match
+from pipeline.urls import outlet_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ def add_article(conn: psycopg.Connection, *, title: str, url: str, now: datetime
             (url, url, title, text or title, published_at, discovered_at, lang, site_name,
              hashlib.sha256(url.encode()).hexdigest()),
         ).fetchone()[0]
-        outlet = site_name or (urlsplit(url).hostname or "").removeprefix("www.")
+        outlet = outlet_name(site_name, url)
         if story_id is None:
             story_id = conn.execute(
                 """INSERT INTO stories (representative_id, first_seen_at, last_seen_at, outlets)

@@ -9,20 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline.config import load_settings
-from pipeline.http import FetchError, host_of, is_public_address, parse_retry_after
+from pipeline.http import FetchError, is_public_address, parse_retry_after
 from pipeline.http.body import Inflater, inflater_for
 from pipeline.http.guard import parse_url
-
-
-@pytest.mark.parametrize("url, host", [
-    ("https://WWW.Example.COM:8443/a?b#c", "www.example.com"),
-    ("http://[2001:db8::1]/feed", "2001:db8::1"),
-    ("https://bücher.de/", "bücher.de"),
-    ("not a url", ""),
-    ("file:///etc/passwd", ""),
-])
-def test_host_of(url, host):
-    assert host_of(url) == host
 
 
 @pytest.mark.parametrize("address, public", [
