@@ -103,8 +103,13 @@ def parse_document(body: bytes, *, base_url: str,
         # beyond Unicode; one such entity must not cost the feed all its entries.
         try:
             parsed = feedparser.parse(_CHAR_REF.sub(_valid_char_ref, body), **options)
-        except (UnicodeError, ValueError, OverflowError) as exc:
+        except Exception as exc:  # see below
             raise FeedParseError(f"parse: feed parser failed: {exc}") from exc
+    except Exception as exc:
+        # The body is a stranger's: feedparser's lenient parser has bugs that mangled
+        # markup reaches (a KeyError or AttributeError from a stray end tag, found by
+        # tests/drills/test_fuzz.py). Whatever it raises, this feed failed to parse.
+        raise FeedParseError(f"parse: feed parser failed: {type(exc).__name__}: {exc}") from exc
     if not parsed.entries and not parsed.get("version"):
         raise FeedParseError(f"parse: not a usable feed ({_why_not_a_feed(body, parsed)})")
     return parsed
