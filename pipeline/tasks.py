@@ -63,11 +63,8 @@ def ingest_shard(settings: Settings, *, run_id: int, shard: Mapping[str, Any]) -
 
     summary = run_shard(settings, db_url=database_url(settings), run_id=run_id,
                         source_ids=list(shard["source_ids"]), shard=str(shard["name"]))
-    for error in summary.errors[:20]:
-        log.warning("shard %s: %s", shard["name"], error)
-    if len(summary.errors) > 20:
-        log.warning("shard %s: ... and %d more errors (see fetch_log, feed_items)",
-                    shard["name"], len(summary.errors) - 20)
+    for line in summary.error_lines():
+        log.warning("shard %s: %s", shard["name"], line)
     counts = summary.as_dict()
     log.info("shard %s: %s", shard["name"], counts)
     return counts

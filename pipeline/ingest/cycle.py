@@ -97,6 +97,15 @@ class RunSummary:
             "errors": len(self.errors),
         }
 
+    def error_lines(self, limit: int = 20) -> list[str]:
+        """The first `limit` errors, then how many more: a run over hundreds of dead feeds
+        must not bury the rest of its report (the full record is in the database)."""
+        lines = self.errors[:limit]
+        if len(self.errors) > limit:
+            lines.append(f"... and {len(self.errors) - limit} more errors "
+                         "(see fetch_log, feed_items)")
+        return lines
+
 
 def run_cycle(settings: Settings, *, sources: list[Source], db_url: str,
               observer: Observer | None = None, due_only: bool = False) -> RunSummary:
