@@ -58,7 +58,7 @@ def _file_sources(settings: Settings) -> list[Source]:
 
 
 def _registered(conn: psycopg.Connection, settings: Settings) -> list[Source]:
-    from pipeline.ingest.poll import registered_sources
+    from pipeline.store.sources import registered_sources
 
     return registered_sources(conn, _file_sources(settings))
 

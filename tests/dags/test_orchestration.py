@@ -12,7 +12,7 @@ import pytest
 from pipeline import tasks as orchestration
 from pipeline.config import Settings
 from pipeline.models import Source
-from pipeline.store.queries import sync_sources
+from pipeline.store.sources import sync_sources
 
 NOW = datetime.now(UTC)
 

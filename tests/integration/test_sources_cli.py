@@ -10,10 +10,10 @@ from click.testing import CliRunner, Result
 
 from pipeline.cli.sources import sources_group
 from pipeline.config import Settings
-from pipeline.ingest.poll import registered_sources
 from pipeline.models import Source
 from pipeline.sources import load_sources_file
-from pipeline.store import connect, queries
+from pipeline.store import connect
+from pipeline.store.sources import registered_sources, sync_sources
 from tests.support.loopback import LoopbackServer
 
 RSS = ('<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
@@ -133,7 +133,7 @@ def test_export_to_stdout_is_opml(cli_settings) -> None:
 
 def test_check_reports_streak_items_per_day_and_median_latency(cli_settings, db_url) -> None:
     with connect(db_url, autocommit=True) as conn:
-        [diario] = queries.sync_sources(conn, load_sources_file(cli_settings.sources_file))
+        [diario] = sync_sources(conn, load_sources_file(cli_settings.sources_file))
         for duration in (120, 480, 95):
             conn.execute("""INSERT INTO fetch_log (source_id, status, duration_ms)
                             VALUES (%s, 'ok', %s)""", (diario.id, duration))
