@@ -1,4 +1,12 @@
-"""The `sources` table: registering and loading sources, and their schedule."""
+"""The `sources` table: registering and loading sources, their schedule, and their health.
+
+Two words describe a source's state, on purpose:
+- `sources.status` (SCHEDULE_STATUSES) is the scheduler's working mode, written by every
+  poll (pipeline/ingest/poll.py): how often to poll, not a verdict for people.
+- health (HEALTH_STATES) is the one verdict people read: `newsmon sources check`, the
+  maintenance task's report and the researchers' `feed_health` view. Its rule lives once,
+  in that view (sql/0016_feed_health_status.sql), drawn from the poll record (`fetch_log`).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +24,17 @@ from pipeline.models import Source
 # The scheduler's mode: active (polled at its own pace); failing (many failures in a row:
 # polled once per poll_failing_interval); disabled (410 Gone or removed: not polled).
 SCHEDULE_STATUSES = ("active", "failing", "disabled")
+
+# A source's health, worst first (the order `sources check` lists them in). The rule is the
+# `health` column of the feed_health view; these are its values.
+HEALTH_STATES = (
+    "dead",  # polled, but no poll worked for 7 days (or ever): moved or gone; a human should look
+    "failing",  # the last poll failed, one worked within 7 days: likely passing; backoff copes
+    "never-polled",  # enabled but not polled yet (new, or only skipped: e.g. no API key)
+    "ok",  # the last poll worked (200 or 304)
+    "disabled",  # not polled any more (410 Gone or removed by the user); its history stays
+)
+
 
 # -- registering and loading -------------------------------------------------------------
 
@@ -192,3 +211,42 @@ _SAVE_POLL = """
             %(poll_bytes)s, %(poll_items_seen)s, %(poll_items_new)s, %(poll_error_class)s,
             %(poll_error_message)s)
 """
+
+
+# -- health ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedHealth:
+    """One source's health (a `feed_health` row) with the scheduler's view of it."""
+
+    source_id: int
+    name: str
+    health: str  # one of HEALTH_STATES
+    last_success_at: datetime | None
+    error_streak: int
+    last_error: str | None  # the most recent failed poll's message, however old
+    median_poll_ms: float | None  # over the last 7 days
+    items_per_day: float | None  # the scheduler's estimate of the publishing rate
+    next_poll_at: datetime | None
+    disabled_reason: str | None
+
+    @property
+    def problem(self) -> str | None:
+        """Why it is not ok: the reason it was disabled, or its last error."""
+        if self.health == "disabled":
+            return self.disabled_reason
+        return None if self.health == "ok" else self.last_error
+
+
+def source_health(conn: psycopg.Connection) -> list[FeedHealth]:
+    """Every source's health, worst first (HEALTH_STATES order), then by name."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            """SELECT h.source_id, h.name, h.health, h.last_success_at, h.error_streak,
+                      h.last_error, h.median_poll_ms_7d AS median_poll_ms, s.items_per_day,
+                      s.next_poll_at, s.disabled_reason
+               FROM feed_health h JOIN sources s ON s.id = h.source_id
+               ORDER BY array_position(%s, h.health), lower(h.name)""",
+            (list(HEALTH_STATES),),
+        ).fetchall()
+    return [FeedHealth(**row) for row in rows]
