@@ -259,10 +259,11 @@ def _store_rows(db_url: str, rows: list[Any], source: Any) -> float:
     (fingerprint, MinHash, bands) and the verdict come ready, as the cycle's extraction
     workers compute them."""
     from pipeline.ingest.cycle import _store_with_item
-    from pipeline.store import connect_for_ingest, queries
+    from pipeline.store import connect_for_ingest
+    from pipeline.store.sources import sync_sources
 
     with connect_for_ingest(db_url) as conn:
-        stored = queries.sync_sources(conn, [source])[0]
+        stored = sync_sources(conn, [source])[0]
         with Stopwatch() as watch:
             for article, item, full, response, keys in rows:
                 _store_with_item(conn, source=stored, key=item.guid, item=item,
@@ -276,10 +277,10 @@ _COPY_COLUMNS = ("url", "canonical_url", "source_id", "title", "text", "author",
 
 def _copy_rows(db_url: str, rows: list[Any], source: Any, *, table: str = "articles") -> float:
     """A bare COPY of the same article rows."""
-    from pipeline.store import queries
+    from pipeline.store.sources import sync_sources
 
     with psycopg.connect(db_url, autocommit=True) as conn:
-        source_id = queries.sync_sources(conn, [source])[0].id
+        source_id = sync_sources(conn, [source])[0].id
         if table != "articles":
             # The same columns without the generated search vector and with no index:
             # what the rows cost before full-text search is part of the table.

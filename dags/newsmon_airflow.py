@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, RetryDecision, RetryPolicy
 
-from pipeline.errors import NewsmonError  # no dependencies: cheap at parse time
-
 if TYPE_CHECKING:
     from pipeline.config import Settings
 
@@ -99,11 +97,16 @@ def default_args(*, retries: int = 3) -> dict[str, Any]:
 class FailFast(RetryPolicy):
     """Fail at once, without the retries, on a newsmon error that says a retry cannot fix
     it (`retryable` False: a bad configuration, a schema behind the code, a refusal).
-    Anything else keeps the task's retries."""
+    Anything else keeps the task's retries.
+
+    Read from the error's own attributes (every `pipeline.errors.NewsmonError` has a
+    `stage` and a `retryable`), not by importing the class: the DAG file imports nothing
+    of the pipeline when it is parsed.
+    """
 
     def evaluate(self, exception: BaseException, try_number: int, max_tries: int,
                  context: Any = None) -> RetryDecision:
-        if isinstance(exception, NewsmonError) and not exception.retryable:
+        if hasattr(exception, "stage") and getattr(exception, "retryable", None) is False:
             return RetryDecision.fail(f"{exception.stage}: {type(exception).__name__}: "
                                       "a retry cannot fix it")
         return RetryDecision.default()

@@ -18,14 +18,11 @@ from typing import Any
 from psycopg import sql
 
 from pipeline.config import Settings
-from pipeline.store import connect, database_url, ready_database, roles
-from pipeline.store.migrate import SchemaMismatch
+from pipeline.store import connect, database_url, ensure_current, ready_database, roles
 from pipeline.store.raw import prune_raw
+from pipeline.store.sources import HEALTH_STATES, source_health
 
 log = logging.getLogger(__name__)
-
-# What the maintenance report calls a source, from its last polls.
-HEALTH_STATES = ("ok", "failing", "dead", "never-polled")
 
 # Operational logs pruned by retention: table -> timestamp column. Articles, stories,
 # feed items (the "already seen?" check) and alerts (the "already sent?" check) stay.
@@ -63,11 +60,8 @@ def ingest_shard(settings: Settings, *, run_id: int, shard: Mapping[str, Any]) -
 
     summary = run_shard(settings, db_url=database_url(settings), run_id=run_id,
                         source_ids=list(shard["source_ids"]), shard=str(shard["name"]))
-    for error in summary.errors[:20]:
-        log.warning("shard %s: %s", shard["name"], error)
-    if len(summary.errors) > 20:
-        log.warning("shard %s: ... and %d more errors (see fetch_log, feed_items)",
-                    shard["name"], len(summary.errors) - 20)
+    for line in summary.error_lines():
+        log.warning("shard %s: %s", shard["name"], line)
     counts = summary.as_dict()
     log.info("shard %s: %s", shard["name"], counts)
     return counts
@@ -119,34 +113,23 @@ def send_digests(settings: Settings) -> dict[str, int]:
 # --- maintenance ---------------------------------------------------------------------------
 
 
-def report_feed_health(settings: Settings, *, dead_after_days: int = 7) -> dict[str, int]:
-    """Log every enabled source that is failing or dead; returns how many are in each state.
+def report_feed_health(settings: Settings) -> dict[str, int]:
+    """Log every source that is failing or dead; returns how many are in each health state.
 
-    ok: the last poll worked; failing: it did not; dead: no poll worked for
-    `dead_after_days` (or ever); never-polled: not polled yet. Reads the
-    researchers' `feed_health` view, so both tell the same story.
+    The states and their rule are the one notion `newsmon sources check` and the
+    researchers' `feed_health` view show (pipeline/store/sources.py HEALTH_STATES).
     """
     with connect(database_url(settings), autocommit=True) as conn:
-        if conn.execute("SELECT to_regclass('feed_health')").fetchone()[0] is None:
-            raise SchemaMismatch("db: the feed_health view is missing; run `newsmon db migrate`")
-        rows = conn.execute(
-            """SELECT name,
-                      CASE WHEN last_polled_at IS NULL THEN 'never-polled'
-                           WHEN last_status <> 'error' THEN 'ok'
-                           WHEN last_success_at IS NULL
-                                OR last_success_at < now() - make_interval(days => %s)
-                               THEN 'dead'
-                           ELSE 'failing' END,
-                      error_streak, last_success_at, last_error
-               FROM feed_health WHERE enabled ORDER BY name""",
-            (dead_after_days,)).fetchall()
+        ensure_current(conn)  # the health column is 0016's: behind, say so, not a SQL error
+        rows = source_health(conn)
     counts = dict.fromkeys(HEALTH_STATES, 0)
-    for name, health, streak, last_success_at, last_error in rows:
-        counts[health] += 1
-        if health in ("failing", "dead"):
-            since = last_success_at.isoformat(timespec="minutes") if last_success_at else "never"
+    for row in rows:
+        counts[row.health] += 1
+        if row.health in ("failing", "dead"):
+            since = (row.last_success_at.isoformat(timespec="minutes")
+                     if row.last_success_at else "never")
             log.warning("feed health: %s is %s (%d failed polls in a row, last ok %s): %s",
-                        name, health, streak, since, last_error)
+                        row.name, row.health, row.error_streak, since, row.last_error)
     log.info("feed health: %s", counts)
     return counts
 

@@ -104,10 +104,8 @@ def _print_summary(summary) -> None:
     for key, value in summary.as_dict().items():
         table.add_row(key.replace("_", " "), str(value))
     Console().print(table)
-    for error in summary.errors[:20]:  # URLs and messages from the sites polled
-        console.print(f"[yellow]{escape(printable(error))}[/yellow]")
-    if len(summary.errors) > 20:
-        console.print(f"... and {len(summary.errors) - 20} more errors (see fetch_log, feed_items)")
+    for line in summary.error_lines():  # URLs and messages from the sites polled
+        console.print(f"[yellow]{escape(printable(line))}[/yellow]")
 
 
 @main.command()

@@ -13,7 +13,6 @@ The sources file and the `sources` table:
 from __future__ import annotations
 
 import asyncio
-import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -31,8 +30,6 @@ from pipeline.cli.database import pipeline_url
 from pipeline.cli.output import printable
 from pipeline.config import Settings
 from pipeline.models import Source
-
-LATENCY_WINDOW = timedelta(days=7)
 
 
 @click.group("sources")
@@ -58,7 +55,7 @@ def _file_sources(settings: Settings) -> list[Source]:
 
 
 def _registered(conn: psycopg.Connection, settings: Settings) -> list[Source]:
-    from pipeline.ingest.poll import registered_sources
+    from pipeline.store.sources import registered_sources
 
     return registered_sources(conn, _file_sources(settings))
 
@@ -132,7 +129,9 @@ def list_command(settings: Settings) -> None:
                FROM sources ORDER BY lower(name)"""
         ).fetchall()
     table = Table(title=f"{len(rows)} sources")
-    for column in ("name", "kind", "origin", "status", "next poll", "url"):
+    # `sources.status` is the scheduler's mode (active, failing: polled rarely, disabled);
+    # the health verdict is `newsmon sources check`'s (pipeline/store/sources.py).
+    for column in ("name", "kind", "origin", "schedule", "next poll", "url"):
         table.add_column(column)
     for name, kind, origin, status, url, next_poll_at, reason in rows:
         if origin == "file" and name not in in_file:
@@ -274,52 +273,28 @@ def write_opml(sources: list[Source]) -> bytes:
 @sources_group.command("check")
 @click.pass_obj
 def check_command(settings: Settings) -> None:
-    """Each source's health: last success, error streak, items/day, median poll latency."""
+    """Each source's health (worst first): last success, error streak, items/day, median
+    poll latency over 7 days. The same verdict as the feed_health view and the maintenance
+    report."""
+    from pipeline.store.sources import source_health
+
     with _database(settings) as conn:
         _registered(conn, settings)
         rows = source_health(conn)
     table = Table(title="source health")
-    for column in ("name", "status", "last success", "error streak", "items/day",
+    for column in ("name", "health", "last success", "error streak", "items/day",
                    "median latency", "next poll", "last error"):
         table.add_column(column, justify="right" if column in (
             "error streak", "items/day", "median latency") else "left")
     for row in rows:
         table.add_row(*(escape(printable(cell)) for cell in (
-            row["name"], row["status"], _when(row["last_success_at"]),
-            str(row["error_streak"]),
-            "-" if row["items_per_day"] is None else f"{row['items_per_day']:.1f}",
-            "-" if row["median_ms"] is None else f"{row['median_ms']:.0f} ms",
-            _when(row["next_poll_at"]) if row["status"] != "disabled" else "never",
-            (row["last_error"] or "")[:80],
+            row.name, row.health, _when(row.last_success_at), str(row.error_streak),
+            "-" if row.items_per_day is None else f"{row.items_per_day:.1f}",
+            "-" if row.median_poll_ms is None else f"{row.median_poll_ms:.0f} ms",
+            _when(row.next_poll_at) if row.health != "disabled" else "never",
+            (row.problem or "")[:80],
         )))
     Console(width=220).print(table)
-
-
-def source_health(conn: psycopg.Connection) -> list[dict]:
-    """One dict per source, the unhealthy first; median latency over the last 7 days' polls."""
-    rows = conn.execute(
-        """SELECT s.id, s.name, s.status, s.last_success_at, s.error_streak, s.items_per_day,
-                  s.next_poll_at, coalesce(s.disabled_reason, s.last_error)
-           FROM sources s
-           ORDER BY array_position(ARRAY['failing', 'disabled', 'active'], s.status),
-                    lower(s.name)"""
-    ).fetchall()
-    latencies: dict[int, list[int]] = {}
-    for source_id, duration in conn.execute(
-        """SELECT source_id, duration_ms FROM fetch_log
-           WHERE started_at > now() - %s AND status <> 'skipped' AND duration_ms IS NOT NULL""",
-        (LATENCY_WINDOW,),
-    ):
-        latencies.setdefault(source_id, []).append(duration)
-    keys = ("id", "name", "status", "last_success_at", "error_streak", "items_per_day",
-            "next_poll_at", "last_error")
-    health = []
-    for row in rows:
-        entry = dict(zip(keys, row, strict=True))
-        durations = latencies.get(entry["id"])
-        entry["median_ms"] = statistics.median(durations) if durations else None
-        health.append(entry)
-    return health
 
 
 @sources_group.command("discover")

@@ -40,6 +40,7 @@ from pipeline.store import (
     queries,
     roles,
 )
+from pipeline.store import sources as stored_sources
 from pipeline.store.articles import (
     KnownArticle,
     StoreOutcome,
@@ -99,6 +100,15 @@ class RunSummary:
             "errors": len(self.errors),
         }
 
+    def error_lines(self, limit: int = 20) -> list[str]:
+        """The first `limit` errors, then how many more: a run over hundreds of dead feeds
+        must not bury the rest of its report (the full record is in the database)."""
+        lines = self.errors[:limit]
+        if len(self.errors) > limit:
+            lines.append(f"... and {len(self.errors) - limit} more errors "
+                         "(see fetch_log, feed_items)")
+        return lines
+
 
 def run_cycle(settings: Settings, *, sources: list[Source], db_url: str,
               observer: Observer | None = None, due_only: bool = False) -> RunSummary:
@@ -137,9 +147,9 @@ def _run_holding_lock(settings: Settings, lock_conn: psycopg.Connection, *,
                       due_only: bool) -> RunSummary:
     roles.stop_overdue_readers(lock_conn)
     queries.close_interrupted_runs(lock_conn)
-    chosen = polling.registered_sources(lock_conn, sources)
+    chosen = stored_sources.registered_sources(lock_conn, sources)
     if due_only:
-        chosen = polling.due_sources(lock_conn, chosen)
+        chosen = stored_sources.due_sources(lock_conn, chosen)
     ids = [s.id for s in chosen]
     run_id = queries.start_run(lock_conn)
     with _failed_on_error(db_url, run_id):
@@ -153,7 +163,7 @@ def prepare_run(settings: Settings, *, db_url: str, sources: list[Source],
                 external_id: str | None = None) -> int:
     """Register the sources and open the cycle's row; returns the run id."""
     with connect(db_url, autocommit=True) as conn:
-        polling.registered_sources(conn, sources)
+        stored_sources.registered_sources(conn, sources)
         return queries.start_run(conn, external_id)
 
 
@@ -164,7 +174,7 @@ def plan_shards(db_url: str, *, sources: list[Source], max_shards: int) -> list[
     across workers because a host is polled from one place.
     """
     with connect(db_url, autocommit=True) as conn:
-        stored = polling.due_sources(conn, polling.registered_sources(conn, sources))
+        stored = stored_sources.due_sources(conn, stored_sources.registered_sources(conn, sources))
     by_host: dict[str, list[int]] = {}
     for source in stored:
         by_host.setdefault(host_of(source.url), []).append(source.id)
@@ -182,7 +192,7 @@ def run_shard(settings: Settings, *, db_url: str, run_id: int, source_ids: list[
     counted as busy: its lock lives as long as this shard's connection.
     """
     with connect_for_ingest(db_url) as conn:
-        sources = queries.sources_by_ids(conn, source_ids)
+        sources = stored_sources.enabled_sources(conn, ids=source_ids)
         free = [s for s in sources if conn.execute(
             "SELECT pg_try_advisory_lock(%s::integer, %s::integer)",
             (_SOURCE_LOCK, s.id)).fetchone()[0]]
@@ -250,7 +260,7 @@ class _Cycle:
                                  memory_limit=self.settings.worker_memory_mb << 20,
                                  extract_fn=partial(extract_page,
                                                     watchlist=self.settings.watchlist))
-        self._poll_states = await self.db(polling.poll_states, [s.id for s in sources])
+        self._poll_states = await self.db(stored_sources.poll_states, [s.id for s in sources])
         async with HttpClient(self.settings) as client:
             self.client = client
             try:
@@ -311,7 +321,7 @@ class _Cycle:
         return fresh
 
     async def record_failed_source(self, source: Source, exc: Exception, *, started: float,
-                                   state: polling.PollState) -> polling.PollResult:
+                                   state: stored_sources.PollState) -> polling.PollResult:
         """Record a poll that failed on something unexpected (a bug, a database refusal)."""
         error = (database_error(exc, during=f"while ingesting {source.name}")
                  if isinstance(exc, psycopg.Error)

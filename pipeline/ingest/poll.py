@@ -9,14 +9,15 @@ The schedule, per source (columns of `sources`, see sql/0003_polling.sql):
   to the maximum.
 - A failed poll backs off exponentially from the minimum interval (5 min, 10, 20, ...,
   capped at the maximum). After `poll_failing_after` failures in a row the source is
-  `failing` and polled once per `poll_failing_interval` until it answers again.
+  `failing` and polled once per `poll_failing_interval` until it answers again. (That is
+  the scheduler's mode, `sources.status`; the health people read is another, single
+  notion: pipeline/store/sources.py HEALTH_STATES.)
 - `410 Gone` disables the source. A 301/308 chain from the polled URL moves its stored URL
   to the new home once the new home answers with a feed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -25,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import psycopg
-from psycopg.rows import dict_row
 
 from pipeline.config import Settings
 from pipeline.http import FetchError, HttpClient
@@ -40,14 +40,13 @@ from pipeline.sources import (
     run_here,
     source_problem,
 )
-from pipeline.store import queries
+from pipeline.store.sources import PollRecord, SourceHealth, load_health, save_poll
 
 log = logging.getLogger(__name__)
 
 RATE_WINDOW = timedelta(days=7)  # entry dates older than this say nothing about the pace now
 MIN_RATE_SPAN = timedelta(hours=1)  # a burst of entries within minutes is not 1000 a day
 NOTHING_NEW_STRETCH = 1.5
-STATUSES = ("active", "failing", "disabled")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,21 +83,6 @@ class PollResult:
     @property
     def duration_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SourceHealth:
-    """The schedule columns of one `sources` row."""
-
-    status: str = "active"
-    next_poll_at: datetime | None = None
-    poll_interval: timedelta | None = None
-    error_streak: int = 0
-    items_per_day: float | None = None
-    last_polled_at: datetime | None = None
-    last_success_at: datetime | None = None
-    last_error: str | None = None
-    disabled_reason: str | None = None
 
 
 # -- one poll --------------------------------------------------------------------------
@@ -165,8 +149,7 @@ def record_poll(conn: psycopg.Connection, source: Source, result: PollResult, *,
 
     ``health`` is the source's state before this poll (``poll_states``), read here if not
     given. One source is polled by one cycle at a time (the cycle's advisory lock; shards
-    never share a source), so nobody changes it in between. A plain poll is recorded in
-    one statement; a moved feed takes a transaction. Returns the new health.
+    never share a source), so nobody changes it in between. Returns the new health.
     """
     now = now or datetime.now(UTC)
     if health is None:
@@ -175,43 +158,19 @@ def record_poll(conn: psycopg.Connection, source: Source, result: PollResult, *,
     response, error = result.response, result.error
     redirect = response.permanent_redirect if response is not None else None
     moved = result.status in ("ok", "not-modified") and redirect
-    with conn.transaction() if moved else contextlib.nullcontext():
-        conn.execute(_RECORD_POLL, {
-            "source": source.id, "run": run_id, **_health_params(health),
-            "new_validators": result.status == "ok" and response is not None,
-            "etag": response.headers.get("etag") if response else None,
-            "last_modified": response.headers.get("last-modified") if response else None,
-            "poll_status": result.status, "duration_ms": result.duration_ms,
-            "http_status": response.status if response else getattr(error, "status", None),
-            "bytes": len(response.body) if response else None,
-            "items_seen": len(result.items), "items_new": items_new,
-            "error_class": error_class(error),
-            # No column of its own: on a poll without error, the message says what was cut.
-            "error_message": str(error) if error else "; ".join(result.notes) or None,
-        })
-        if moved:
-            _follow_permanent_redirect(conn, source, result, redirect)
+    save_poll(conn, source.id, run_id=run_id, health=health, poll=PollRecord(
+        status=result.status, duration_ms=result.duration_ms,
+        http_status=response.status if response else getattr(error, "status", None),
+        bytes=len(response.body) if response else None,
+        items_seen=len(result.items), items_new=items_new,
+        error_class=error_class(error),
+        # No column of its own: on a poll without error, the message says what was cut.
+        error_message=str(error) if error else "; ".join(result.notes) or None,
+    ), validators=(
+        (response.headers.get("etag"), response.headers.get("last-modified"))
+        if result.status == "ok" and response is not None else None
+    ), moved_to=_new_home(source, result, redirect) if moved else None)
     return health
-
-
-_RECORD_POLL = """
-    WITH saved AS (
-        UPDATE sources SET status = %(status)s, next_poll_at = %(next_poll_at)s,
-               poll_interval = %(poll_interval)s, error_streak = %(error_streak)s,
-               items_per_day = %(items_per_day)s, last_polled_at = %(last_polled_at)s,
-               last_success_at = %(last_success_at)s, last_error = %(last_error)s,
-               disabled_reason = %(disabled_reason)s,
-               enabled = enabled AND %(status)s <> 'disabled',
-               etag = CASE WHEN %(new_validators)s THEN %(etag)s ELSE etag END,
-               last_modified = CASE WHEN %(new_validators)s THEN %(last_modified)s
-                                    ELSE last_modified END
-        WHERE id = %(source)s
-    )
-    INSERT INTO fetch_log (source_id, run_id, status, duration_ms, http_status, bytes,
-                           items_seen, items_new, error_class, error_message)
-    VALUES (%(source)s, %(run)s, %(poll_status)s, %(duration_ms)s, %(http_status)s,
-            %(bytes)s, %(items_seen)s, %(items_new)s, %(error_class)s, %(error_message)s)
-"""
 
 
 def error_class(error: Exception | None) -> str | None:
@@ -228,14 +187,12 @@ def error_class(error: Exception | None) -> str | None:
     return "unexpected"  # a bug or a database refusal while ingesting the source's entries
 
 
-def _follow_permanent_redirect(conn: psycopg.Connection, source: Source, result: PollResult,
-                               target: str) -> None:
+def _new_home(source: Source, result: PollResult, target: str) -> str | None:
     # A URL built from params would carry them twice if stored; those sources keep theirs.
     if result.url != source.url or target == source.url:
-        return
+        return None
     log.info("poll: %s moved permanently to %s; URL updated", source.name, target)
-    conn.execute("UPDATE sources SET url = %s, updated_at = now() WHERE id = %s",
-                 (target, source.id))
+    return target
 
 
 # -- the schedule ------------------------------------------------------------------------
@@ -323,79 +280,3 @@ def _clamp(interval: timedelta, policy: SchedulePolicy) -> timedelta:
 def _blend(previous: float | None, observed: float) -> float:
     # Counts between two polls are noisy; half of the old estimate steadies them.
     return observed if previous is None else (previous + observed) / 2
-
-
-# -- which sources, and when -----------------------------------------------------------------
-
-def due_sources(conn: psycopg.Connection, sources: list[Source], *,
-                now: datetime | None = None) -> list[Source]:
-    """The stored sources (with ids) whose next poll time has come, in the order given.
-
-    Never-polled sources are due; disabled ones never are.
-    """
-    ids = [source.id for source in sources]
-    if None in ids:
-        raise ValueError("polling: due_sources needs stored sources (with ids); sync them first")
-    rows = conn.execute(
-        """SELECT id FROM sources
-           WHERE id = ANY(%s) AND enabled AND (next_poll_at IS NULL OR next_poll_at <= %s)""",
-        (ids, now or datetime.now(UTC)),
-    ).fetchall()
-    due = {row[0] for row in rows}
-    return [source for source in sources if source.id in due]
-
-
-def registered_sources(conn: psycopg.Connection, file_sources: list[Source]) -> list[Source]:
-    """Every enabled source a run covers: the sources file (synced first), then those added
-    with `newsmon sources add` / `import-opml` that the file does not name."""
-    stored = queries.sync_sources(conn, file_sources)
-    names = {source.name for source in stored}
-    return stored + [s for s in added_sources(conn) if s.name not in names]
-
-
-def added_sources(conn: psycopg.Connection) -> list[Source]:
-    rows = conn.execute(
-        """SELECT id, name, url, kind, language, tags, params FROM sources
-           WHERE origin = 'cli' AND enabled ORDER BY id"""
-    ).fetchall()
-    return [Source(id=r[0], name=r[1], url=r[2], kind=r[3], language=r[4], tags=tuple(r[5]),
-                   params=r[6]) for r in rows]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PollState:
-    """What polling a source needs from its row: its health and the feed's validators."""
-
-    health: SourceHealth
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-def poll_states(conn: psycopg.Connection, source_ids: list[int]) -> dict[int, PollState]:
-    """The poll state of many sources in one query (a cycle reads them all up front)."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            """SELECT id, etag, last_modified, status, next_poll_at, poll_interval,
-                      error_streak, items_per_day, last_polled_at, last_success_at, last_error,
-                      disabled_reason
-               FROM sources WHERE id = ANY(%s)""",
-            (source_ids,),
-        ).fetchall()
-    return {
-        row.pop("id"): PollState(etag=row.pop("etag"), last_modified=row.pop("last_modified"),
-                                 health=SourceHealth(**row))
-        for row in rows
-    }
-
-
-def load_health(conn: psycopg.Connection, source_id: int) -> SourceHealth:
-    state = poll_states(conn, [source_id]).get(source_id)
-    return state.health if state else SourceHealth()
-
-
-def _health_params(health: SourceHealth) -> dict[str, object]:
-    return {"status": health.status, "next_poll_at": health.next_poll_at,
-            "poll_interval": health.poll_interval, "error_streak": health.error_streak,
-            "items_per_day": health.items_per_day, "last_polled_at": health.last_polled_at,
-            "last_success_at": health.last_success_at, "last_error": health.last_error,
-            "disabled_reason": health.disabled_reason}

@@ -1,8 +1,10 @@
-"""The store: where the database is, how to connect, and the migrations.
+"""The store: PostgreSQL for the ingest path, and the only home of its SQL.
 
-Queries live in `pipeline.store.queries`; every database error that callers must
-act on is translated here: an outage into `DatabaseUnavailable`, a refusal into
-`DatabaseError`.
+`connection` (where the database is, logins, errors translated: an outage into
+`DatabaseUnavailable`, a refusal into `DatabaseError`), `migrate` (sql/, shipped in the
+wheel), `roles` (least privilege), `sources` (sources, their polls and health), `queries`
+(runs, shards, feed entries, verdicts), `articles` (the one article writer: new pages,
+revisions, copies, stories, re-extraction) and `raw` (the archive of responses).
 """
 
 from __future__ import annotations

@@ -1,58 +1,17 @@
-"""The ingestion cycle's queries, as plain SQL. Every write is an upsert on a natural key."""
+"""The ingestion cycle's queries, as plain SQL. Every write is an upsert on a natural key.
+
+The `sources` table has its own module, pipeline/store/sources.py.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
-from dataclasses import replace
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from pipeline.models import Match, Outcome, Source
+from pipeline.models import Match, Outcome
 
 # A failed entry is tried again by later cycles until it has failed this often.
 MAX_ITEM_ATTEMPTS = 3
-
-
-def sync_sources(conn: psycopg.Connection, sources: Iterable[Source]) -> list[Source]:
-    """Register the sources (upsert by name); return the enabled ones with their ids."""
-    sources = list(sources)
-    with conn.transaction(), conn.cursor() as cur:
-        # After a permanent redirect `url` is the feed's new home and `origin_url` what
-        # the file says; only a changed URL in the file replaces the new home.
-        cur.executemany(
-            """INSERT INTO sources (name, url, origin_url, kind, language, tags, params)
-               VALUES (%s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (name) DO UPDATE SET
-                   url = CASE WHEN sources.origin_url = EXCLUDED.origin_url
-                              THEN sources.url ELSE EXCLUDED.url END,
-                   origin_url = EXCLUDED.origin_url, kind = EXCLUDED.kind,
-                   language = EXCLUDED.language, tags = EXCLUDED.tags,
-                   params = EXCLUDED.params, updated_at = now()
-               WHERE (sources.origin_url, sources.kind, sources.language, sources.tags,
-                      sources.params)
-                     IS DISTINCT FROM (EXCLUDED.origin_url, EXCLUDED.kind,
-                                       EXCLUDED.language, EXCLUDED.tags, EXCLUDED.params)""",
-            [(source.name, source.url, source.url, source.kind, source.language,
-              list(source.tags), Jsonb(source.params)) for source in sources],
-        )
-        rows = conn.execute(
-            "SELECT name, id, url FROM sources WHERE enabled AND name = ANY(%s)",
-            ([s.name for s in sources],),
-        ).fetchall()
-    stored = {name: (source_id, url) for name, source_id, url in rows}
-    return [replace(s, id=stored[s.name][0], url=stored[s.name][1])
-            for s in sources if s.name in stored]
-
-
-def sources_by_ids(conn: psycopg.Connection, ids: list[int]) -> list[Source]:
-    rows = conn.execute(
-        """SELECT id, name, url, kind, language, tags, params FROM sources
-           WHERE id = ANY(%s) AND enabled ORDER BY id""",
-        (ids,),
-    ).fetchall()
-    return [Source(id=r[0], name=r[1], url=r[2], kind=r[3], language=r[4], tags=tuple(r[5]),
-                   params=r[6]) for r in rows]
 
 
 def start_run(conn: psycopg.Connection, external_id: str | None = None) -> int:

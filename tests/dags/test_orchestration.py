@@ -12,7 +12,7 @@ import pytest
 from pipeline import tasks as orchestration
 from pipeline.config import Settings
 from pipeline.models import Source
-from pipeline.store.queries import sync_sources
+from pipeline.store.sources import sync_sources
 
 NOW = datetime.now(UTC)
 
@@ -105,16 +105,24 @@ def test_feed_health_report_names_failing_and_dead_feeds(task_settings, db_url,
         add_poll(conn, gone, status="error", age=timedelta(days=1), error="fetch: HTTP 404")
         add_poll(conn, gone, status="error", age=timedelta(hours=1), error="fetch: HTTP 404")
         add_source(conn, "new")
+        keyless = add_source(conn, "keyless")  # a skipped poll requested nothing: no poll
+        add_poll(conn, keyless, status="skipped", age=timedelta(hours=1), error="no API key")
+        removed = add_source(conn, "removed")
+        add_poll(conn, removed, status="error", age=timedelta(days=1), error="fetch: HTTP 410")
+        conn.execute("UPDATE sources SET enabled = false, status = 'disabled' WHERE id = %s",
+                     (removed,))
 
     with caplog.at_level(logging.WARNING, logger="pipeline.tasks"):
         counts = orchestration.report_feed_health(task_settings)
 
-    assert counts == {"ok": 1, "failing": 1, "dead": 1, "never-polled": 1}
+    # One vocabulary with `newsmon sources check` and the feed_health view: disabled
+    # sources are counted now (they used to be left out), never warned about.
+    assert counts == {"ok": 1, "failing": 1, "dead": 1, "never-polled": 2, "disabled": 1}
     warnings = [r.getMessage() for r in caplog.records]
     assert any("flaky is failing" in w and "fetch: HTTP 503" in w for w in warnings)
     assert any("gone is dead (2 failed polls in a row" in w and "fetch: HTTP 404" in w
                for w in warnings)
-    assert not any("fine" in w for w in warnings)
+    assert not any(name in w for w in warnings for name in ("fine", "keyless", "removed"))
 
 
 def test_finish_marks_the_cycle_failed_when_a_shard_never_finished(task_settings,

@@ -19,15 +19,10 @@ from pipeline.config import Settings
 from pipeline.demo import FEEDS, SITE_DIR
 from pipeline.http import HttpClient
 from pipeline.ingest.cycle import run_cycle
-from pipeline.ingest.poll import (
-    due_sources,
-    poll_source,
-    poll_states,
-    record_poll,
-    registered_sources,
-)
+from pipeline.ingest.poll import poll_source, record_poll
 from pipeline.models import Source
-from pipeline.store import connect, queries
+from pipeline.store import connect
+from pipeline.store.sources import due_sources, poll_states, registered_sources, sync_sources
 from tests.support.loopback import LoopbackServer, RecordedRequest, Reply, redirect
 
 EMPTY_FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -153,7 +148,7 @@ def test_a_new_url_in_the_sources_file_replaces_a_redirected_one(settings, db_ur
         poll_once(settings, db_url, Source(name="moved", url=server.url("/old.xml")))
         assert stored(db_url, "moved")["url"] == server.url("/new.xml")  # 308 is permanent too
         with connect(db_url, autocommit=True) as conn:
-            queries.sync_sources(conn, [Source(name="moved", url=server.url("/newer.xml"))])
+            sync_sources(conn, [Source(name="moved", url=server.url("/newer.xml"))])
     assert stored(db_url, "moved")["url"] == server.url("/newer.xml")
 
 
@@ -200,7 +195,7 @@ def poll_and_record(settings: Settings, conn: psycopg.Connection, source: Source
 
 def poll_once(settings: Settings, db_url: str, source: Source) -> None:
     with connect(db_url, autocommit=True) as conn:
-        [source] = queries.sync_sources(conn, [source])
+        [source] = sync_sources(conn, [source])
         poll_and_record(settings, conn, source, datetime.now(UTC))
 
 
@@ -212,7 +207,7 @@ def test_failures_back_off_then_mark_the_source_failing_until_it_answers(
     answers = [Reply(status=500)] * 4 + [Reply(headers=XML, body=EMPTY_FEED)]
     with LoopbackServer({"/feed.xml": lambda _r: answers.pop(0)}) as server, \
             connect(db_url, autocommit=True) as conn:
-        [source] = queries.sync_sources(conn, [Source(name="flaky", url=server.url("/feed.xml"))])
+        [source] = sync_sources(conn, [Source(name="flaky", url=server.url("/feed.xml"))])
         now = datetime.now(UTC)
         waits, statuses = [], []
         for _ in range(5):

@@ -206,7 +206,8 @@ def test_feed_health_reports_streaks_volume_and_latency(db_url) -> None:
             (flaky, 3, "ok", 200, 5, None), (flaky, 2, "error", 300, 0, "fetch: timeout"),
             (flaky, 1, "error", 400, 0, "fetch: HTTP 503"),
             (steady, 240, "error", 900, 0, "fetch: old failure"),
-            (steady, 2, "ok", 100, 7, None), (steady, 1, "not-modified", 50, 0, None)]
+            (steady, 2, "ok", 100, 7, None), (steady, 1, "not-modified", 50, 0, None),
+            (steady, 0, "skipped", 0, 0, "skipped: no API key")]  # requested nothing: no poll
         for source, hours, status, ms, new, error in polls:
             conn.execute(
                 """INSERT INTO fetch_log (source_id, started_at, status, duration_ms, items_new,
@@ -215,12 +216,12 @@ def test_feed_health_reports_streaks_volume_and_latency(db_url) -> None:
                 (source, hours, status, ms, new, error))
     rows = query(db_url, """SELECT name, last_status, error_streak, last_error, polls_7d,
                                    errors_7d, new_items_per_day_7d, median_poll_ms_7d,
-                                   last_success_at IS NOT NULL
+                                   last_success_at IS NOT NULL, health
                             FROM feed_health ORDER BY name""")
     assert rows == [
-        ("flaky", "error", 2, "fetch: HTTP 503", 3, 2, Decimal("0.71"), 300.0, True),
-        ("silent", None, 0, None, 0, 0, 0, None, False),
-        ("steady", "not-modified", 0, "fetch: old failure", 2, 0, 1, 75.0, True),
+        ("flaky", "error", 2, "fetch: HTTP 503", 3, 2, Decimal("0.71"), 300.0, True, "failing"),
+        ("silent", None, 0, None, 0, 0, 0, None, False, "never-polled"),
+        ("steady", "not-modified", 0, "fetch: old failure", 2, 0, 1, 75.0, True, "ok"),
     ]
 
 

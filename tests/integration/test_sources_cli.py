@@ -10,10 +10,10 @@ from click.testing import CliRunner, Result
 
 from pipeline.cli.sources import sources_group
 from pipeline.config import Settings
-from pipeline.ingest.poll import registered_sources
 from pipeline.models import Source
 from pipeline.sources import load_sources_file
-from pipeline.store import connect, queries
+from pipeline.store import connect
+from pipeline.store.sources import registered_sources, sync_sources
 from tests.support.loopback import LoopbackServer
 
 RSS = ('<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
@@ -131,21 +131,27 @@ def test_export_to_stdout_is_opml(cli_settings) -> None:
     assert result.output.startswith("<?xml") and 'xmlUrl="http://127.0.0.1:9/rss.xml"' in result.output
 
 
-def test_check_reports_streak_items_per_day_and_median_latency(cli_settings, db_url) -> None:
+def test_check_reports_health_streak_items_per_day_and_median_latency(cli_settings,
+                                                                      db_url) -> None:
+    polls = [("ok", 120, None), ("ok", 480, None), ("ok", 95, None),
+             ("error", 110, "fetch: timed out"), ("error", 130, "fetch: timed out"),
+             ("error", 140, "fetch: HTTP 503 Service Unavailable"),
+             ("skipped", 0, "skipped: no API key")]  # requested nothing: no poll, no latency
     with connect(db_url, autocommit=True) as conn:
-        [diario] = queries.sync_sources(conn, load_sources_file(cli_settings.sources_file))
-        for duration in (120, 480, 95):
-            conn.execute("""INSERT INTO fetch_log (source_id, status, duration_ms)
-                            VALUES (%s, 'ok', %s)""", (diario.id, duration))
-        conn.execute("""UPDATE sources SET error_streak = 3, items_per_day = 12.5,
-                               last_error = 'fetch: HTTP 503 Service Unavailable'
-                        WHERE id = %s""", (diario.id,))
+        [diario] = sync_sources(conn, load_sources_file(cli_settings.sources_file))
+        for minutes_ago, (status, duration, error) in zip(range(len(polls), 0, -1), polls,
+                                                          strict=True):
+            conn.execute("""INSERT INTO fetch_log (source_id, started_at, status, duration_ms,
+                                                   error_message)
+                            VALUES (%s, now() - make_interval(mins => %s), %s, %s, %s)""",
+                         (diario.id, minutes_ago, status, duration, error))
+        conn.execute("UPDATE sources SET items_per_day = 12.5 WHERE id = %s", (diario.id,))
     result = sources(cli_settings, "check")
 
     assert result.exit_code == 0, result.output
     [line] = [line for line in result.output.splitlines() if "Diario" in line]
     cells = [cell.strip() for cell in line.split("│")]
-    assert {"3", "12.5", "120 ms"} <= set(cells)
+    assert {"failing", "3", "12.5", "125 ms"} <= set(cells)
     assert "HTTP 503" in line
 
 

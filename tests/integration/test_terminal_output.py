@@ -71,6 +71,8 @@ def test_sources_list_and_check_show_hostile_names_and_errors_as_escapes(
     assert add_source(conn, Source(name=f"Evil {LINK}", url="http://127.0.0.1:9/feed"))
     conn.execute("UPDATE sources SET status = 'failing', last_error = %s, error_streak = 1",
                   (f"fetch: {CLEAR} bad",))
+    conn.execute("""INSERT INTO fetch_log (source_id, status, duration_ms, error_message)
+                    SELECT id, 'error', 5, %s FROM sources""", (f"fetch: {CLEAR} bad",))
 
     listed = run(sources_group, cli_settings, "list")
     checked = run(sources_group, cli_settings, "check")

@@ -5,15 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pipeline.http import FetchError
-from pipeline.ingest.poll import (
-    PollResult,
-    SchedulePolicy,
-    SourceHealth,
-    estimate_items_per_day,
-    next_health,
-)
+from pipeline.ingest.poll import PollResult, SchedulePolicy, estimate_items_per_day, next_health
 from pipeline.models import FeedItem
 from pipeline.sources import FeedParseError, SourceSkipped
+from pipeline.store.sources import SourceHealth
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 POLICY = SchedulePolicy(min_interval=timedelta(minutes=5), max_interval=timedelta(hours=6),
