@@ -230,8 +230,8 @@ def article_texts(count: int) -> list[tuple[str, str, str]]:
 
 def _load_rows(count: int) -> tuple[list[Any], Any]:
     """What the cycle hands its load path for each article, computed ahead (untimed)."""
-    from pipeline.ingest.judge import judge_fulltext
-    from pipeline.match import load_watchlist, match_article
+    from pipeline.ingest.judge import early_verdict, judge_fulltext
+    from pipeline.match import load_watchlist
     from pipeline.models import Article, FeedItem, Response, Source
     from pipeline.store.articles import text_keys
 
@@ -243,8 +243,9 @@ def _load_rows(count: int) -> tuple[list[Any], Any]:
         article = Article(url=url, canonical_url=url, title=title, text=text, lang=lang,
                           site_name="Bench outlet", published_at=now)
         item = FeedItem(url=url, guid=f"p4-{i}", title=title, published_at=now)
-        match = match_article(watchlist, title=title, text=text, lang=lang)
-        full = judge_fulltext(article=article, item=item, page_date=now, match=match,
+        # as a worker judges a page that states its title and language
+        full = judge_fulltext(article=article, item=item, page_date=now,
+                              early_match=early_verdict(article, watchlist),
                               watchlist=watchlist, baseline_chars=None)
         page = f"<html><head><title>{title}</title></head><body><p>{text}</p></body></html>"
         response = Response(url=url, status=200, headers={"content-type": "text/html"},

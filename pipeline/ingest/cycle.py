@@ -27,8 +27,8 @@ from pipeline.extract.page import ExtractError, extract_article
 from pipeline.extract.pool import ExtractPool
 from pipeline.http import FetchError, HttpClient
 from pipeline.ingest import poll as polling
-from pipeline.ingest.judge import Fulltext, judge_fulltext
-from pipeline.match import Watchlist, detect_language, load_watchlist, match_article
+from pipeline.ingest.judge import Fulltext, early_verdict, judge_fulltext
+from pipeline.match import Watchlist, detect_language, load_watchlist
 from pipeline.models import Article, FeedItem, Match, Outcome, Response, Source
 from pipeline.sources import FeedParseError
 from pipeline.store import (
@@ -410,12 +410,8 @@ class _Cycle:
             await self.record(source, key, item, Outcome.FAILED_EXTRACT, error=str(exc))
             return
         article = self.complete(page.article, item, source)
-        # The worker judged the page when the page itself gave the title and language;
-        # otherwise they come from the feed entry, known only here.
-        match = page.match or match_article(self.watchlist, title=article.title,
-                                            text=article.text, lang=article.lang)
         full = judge_fulltext(article=article, item=item, page_date=page.article.published_at,
-                              match=match, watchlist=self.watchlist,
+                              early_match=page.match, watchlist=self.watchlist,
                               baseline_chars=await self.baseline(source))
         try:
             outcome = await self.db(
@@ -491,18 +487,15 @@ class ExtractedPage:
 
     article: Article
     keys: TextKeys  # stories.text_keys of the text
-    match: Match | None  # the verdict, when the page states its title and language
+    match: Match | None  # judge.early_verdict: the text verdict, if the page settles it
 
 
 def extract_page(body: bytes, *, url: str, content_type: str | None = None,
                  watchlist: str) -> ExtractedPage:
     """Runs in an extraction worker (ExtractPool's `extract_fn`)."""
     article = extract_article(body, url=url, content_type=content_type)
-    match = None
-    if article.title and article.lang:  # what _Cycle.complete keeps as they are
-        match = match_article(load_watchlist(watchlist), title=article.title,
-                              text=article.text, lang=article.lang)
-    return ExtractedPage(article=article, keys=text_keys(article.text), match=match)
+    return ExtractedPage(article=article, keys=text_keys(article.text),
+                         match=early_verdict(article, watchlist))
 
 
 def _store_with_item(conn: psycopg.Connection, *, source: Source, key: str, item: FeedItem,

@@ -1,8 +1,10 @@
 """The one judge of a page about to be stored: its dates, how complete its text is, and
 the verdict to keep (on the text, or on the feed's summary when the page is a teaser).
 
-`judge_fulltext` decides for a new page in the cycle; re-extraction (`ingest.reextract`)
-asks `verdict` the same question. No I/O: the store writes what these decide.
+`judge_verdict` is the only place a stored verdict is decided: `judge_fulltext` asks it
+for a new page in the cycle, re-extraction (`ingest.reextract`) for an archived one, and
+an extraction worker computes its text verdict ahead (`early_verdict`) through the same
+rule. No I/O: the store writes what these decide.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ from datetime import UTC, datetime
 
 from pipeline.dates import choose_published_at
 from pipeline.extract.completeness import classify_fulltext, summary_text
-from pipeline.match import match_article
+from pipeline.match import load_watchlist, match_article
 from pipeline.match.watchlist import Watchlist
 from pipeline.models import Article, FeedItem, Match, record
 
 log = logging.getLogger(__name__)
-
 
 
 @record
@@ -54,7 +55,7 @@ def judge_fulltext(
     article: Article,
     item: FeedItem,
     page_date: datetime | None,
-    match: Match,
+    early_match: Match | None,
     watchlist: Watchlist,
     baseline_chars: int | None,
     first_seen: datetime | None = None,
@@ -64,7 +65,8 @@ def judge_fulltext(
     `page_date` is the date the page itself states (the article's `published_at` may
     already have been filled from the feed); `baseline_chars` is the source's usual text
     length (`source_baseline`). A teaser or paywalled text shorter than the feed's summary
-    is matched on the summary instead. No I/O: the store writes the row once, with these.
+    is matched on the summary instead. `early_match` is the worker's `early_verdict`, if it
+    gave one. No I/O: the store writes the row once, with these.
     """
     first_seen = first_seen or datetime.now(UTC)
     feed_date = _feed_date(item)
@@ -73,8 +75,8 @@ def judge_fulltext(
     summary = summary_text(item.summary)
     status = classify_fulltext(text=article.text, feed_summary=summary,
                                baseline_chars=baseline_chars)
-    match, matched_on = verdict(match, watchlist=watchlist, article=article,
-                                 summary=summary, status=status)
+    match, matched_on = judge_verdict(article, watchlist=watchlist, summary=summary,
+                                      status=status, early_match=early_match)
     return Fulltext(published_at=choice.published_at, date_source=choice.date_source,
                     date_flags=tuple(dict.fromkeys((*item.date_flags, *choice.flags))),
                     status=status, match=match, matched_on=matched_on,
@@ -87,12 +89,30 @@ def _feed_date(item: FeedItem) -> datetime | None:
     return None if item.date_flags else item.published_at
 
 
-def verdict(match: Match, *, watchlist: Watchlist, article: Article, summary: str,
-             status: str) -> tuple[Match, str]:
-    """The verdict on the text, or on the feed's summary when that says more than a teaser."""
+def judge_verdict(article: Article, *, watchlist: Watchlist, summary: str, status: str,
+                  early_match: Match | None = None) -> tuple[Match, str]:
+    """The verdict to keep for a completed article, and what it was matched on: the feed's
+    summary ("summary") when the text is a teaser, paywalled or failed and the summary says
+    more, else the text ("text"). `early_match` is the text verdict an extraction worker
+    already computed (`early_verdict`); without it the text is matched here."""
     if status in {"teaser", "paywalled", "failed"} and len(summary) > len(article.text.strip()):
         return match_article(watchlist, title=article.title, text=summary,
                              lang=article.lang), "summary"
-    return match, "text"
+    return early_match or _text_verdict(article, watchlist), "text"
 
 
+def early_verdict(article: Article, watchlist: Watchlist | str) -> Match | None:
+    """The text verdict, computed in an extraction worker so the cycle's own process is
+    spared the CPU, when the page states its title and language: the feed entry then
+    changes neither (the cycle completes only what the page lacks), so this is what
+    `judge_verdict` would compute on the text. None: the cycle matches the completed page.
+    A watchlist given by name or path is loaded only then."""
+    if not (article.title and article.lang):
+        return None
+    if isinstance(watchlist, str):
+        watchlist = load_watchlist(watchlist)
+    return _text_verdict(article, watchlist)
+
+
+def _text_verdict(article: Article, watchlist: Watchlist) -> Match:
+    return match_article(watchlist, title=article.title, text=article.text, lang=article.lang)

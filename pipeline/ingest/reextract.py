@@ -14,8 +14,8 @@ from pipeline.config import Settings
 from pipeline.dates import as_utc, choose_published_at
 from pipeline.extract.completeness import classify_fulltext
 from pipeline.extract.page import ExtractError, extract_article
-from pipeline.ingest.judge import verdict
-from pipeline.match import detect_language, load_watchlist, match_article
+from pipeline.ingest.judge import judge_verdict
+from pipeline.match import detect_language, load_watchlist
 from pipeline.match.watchlist import Watchlist
 from pipeline.models import Article
 from pipeline.store import connect
@@ -67,10 +67,9 @@ def _reextract_one(conn: psycopg.Connection, row: tuple, *, watchlist: Watchlist
     flags = list(dict.fromkeys((*polled, *choice.flags)))
     baseline = source_baseline(conn, source_id=source_id, exclude_id=article_id)
     status = classify_fulltext(text=article.text, feed_summary=summary, baseline_chars=baseline)
-    full = Article(url=url, canonical_url=url, title=title, text=article.text, lang=lang)
-    match = match_article(watchlist, title=title, text=article.text, lang=lang)
-    match, matched_on = verdict(match, watchlist=watchlist, article=full,
-                                 summary=summary or "", status=status)
+    completed = Article(url=url, canonical_url=url, title=title, text=article.text, lang=lang)
+    match, matched_on = judge_verdict(completed, watchlist=watchlist, summary=summary or "",
+                                      status=status)
     columns = {"author": article.author, "lang": lang, "site_name": article.site_name,
                "description": article.description, "image_url": article.image_url,
                "categories": list(article.categories), "tags": list(article.tags),

@@ -241,6 +241,7 @@ class _Page:
     has_text: bool
     signature: np.ndarray | None
     bands: list[int]
+    now: datetime | None  # the time the write stamps; None: the database's now()
 
 
 def store_article(
@@ -252,12 +253,16 @@ def store_article(
     keys: TextKeys | None = None,
     feed_url: str | None = None,
     columns: Mapping[str, object] | None = None,
+    now: datetime | None = None,
 ) -> Stored:
     """Store one fetched page: new article, revision, unchanged, or duplicate (module doc).
 
     ``keys`` are ``text_keys(article.text)`` if the caller computed them already.
     ``feed_url`` is the link the feed announced, kept as one more URL of the article.
-    ``columns`` are more ``articles`` columns for a new article's row (fulltext.Fulltext).
+    ``columns`` are more ``articles`` columns for a new article's row (judge.Fulltext).
+    ``now`` is the time every stamp of this write takes (discovered, checked, revised,
+    seen, matched); None, the default, is the database's now(), the transaction's start.
+    Given, it lets a test or a replay write as of another moment.
     Idempotent: storing the same page again returns the same ids and changes nothing but
     ``articles.checked_at``. Runs in a transaction (a savepoint inside the caller's).
     """
@@ -265,7 +270,8 @@ def store_article(
     text = keys or text_keys(article.text)
     urls = list(dict.fromkeys(u for u in (canonical, article.url, feed_url) if u))
     page = _Page(article=article, canonical=canonical, urls=urls, fingerprint=text.fingerprint,
-                 has_text=text.words > 0, signature=text.signature, bands=list(text.bands))
+                 has_text=text.words > 0, signature=text.signature, bands=list(text.bands),
+                 now=now)
     locks = [_lock_key("url", canonical), *page.bands]
     if page.has_text:
         locks.append(_lock_key("text", page.fingerprint))
@@ -338,44 +344,50 @@ def _update_known(conn: psycopg.Connection, article_id: int, page: _Page,
                FROM articles WHERE id = %s FOR UPDATE""",
             (article_id,),
         ).fetchone()
-    _record_urls(conn, article_id, page.urls)
+    _record_urls(conn, article_id, page.urls, now=page.now)
     new = page.article
     if not is_material_change(old_title=stored["title"], old_text=stored["text"],
                               new_title=new.title, new_text=new.text):
-        conn.execute("UPDATE articles SET checked_at = now() WHERE id = %s", (article_id,))
+        conn.execute("UPDATE articles SET checked_at = coalesce(%s::timestamptz, now()) "
+                     "WHERE id = %s", (page.now, article_id))
         return Stored(article_id=article_id, story_id=stored["story_id"],
                       outcome=StoreOutcome.UNCHANGED)
     summary = diff_versions(old_title=stored["title"], old_text=stored["text"],
                             new_title=new.title, new_text=new.text)
     conn.execute(
         """INSERT INTO article_versions (article_id, version, title, text, content_hash,
-                                         stored_at, title_changed, chars_added, chars_removed,
-                                         words_added, words_removed, paragraphs_changed, diff)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                                         stored_at, replaced_at, title_changed, chars_added,
+                                         chars_removed, words_added, words_removed,
+                                         paragraphs_changed, diff)
+           VALUES (%s, %s, %s, %s, %s, %s, coalesce(%s::timestamptz, now()), %s, %s, %s, %s,
+                   %s, %s, %s)""",
         (article_id, stored["version"], stored["title"], stored["text"],
-         stored["content_hash"], stored["stored_at"], summary.title_changed,
+         stored["content_hash"], stored["stored_at"], page.now, summary.title_changed,
          summary.chars_added, summary.chars_removed, summary.words_added,
          summary.words_removed, summary.paragraphs_changed, summary.diff),
     )
     _rewrite_text(conn, article_id, title=new.title, text=new.text,
                   fingerprint=page.fingerprint, signature=page.signature, bands=page.bands)
-    conn.execute("""UPDATE articles SET version = version + 1, revised_at = now(),
-                                        checked_at = now() WHERE id = %s""", (article_id,))
-    save_match(conn, article_id=article_id, match=match)
+    conn.execute("""UPDATE articles SET version = version + 1,
+                           revised_at = coalesce(%(now)s::timestamptz, now()),
+                           checked_at = coalesce(%(now)s::timestamptz, now())
+                    WHERE id = %(id)s""", {"now": page.now, "id": article_id})
+    save_match(conn, article_id=article_id, match=match, now=page.now)
     return Stored(article_id=article_id, story_id=stored["story_id"],
                   outcome=StoreOutcome.REVISION)
 
 
 def _fold_copy(conn: psycopg.Connection, article_id: int, story_id: int | None,
                page: _Page) -> Stored:
-    _record_urls(conn, article_id, page.urls)
+    _record_urls(conn, article_id, page.urls, now=page.now)
     if story_id is not None:
         # Only a new outlet changes the story, so a repeat stays a no-op.
         conn.execute(
             """UPDATE stories SET outlets = array_append(outlets, %(outlet)s::text),
-                                  last_seen_at = now()
+                                  last_seen_at = coalesce(%(now)s::timestamptz, now())
                WHERE id = %(story)s AND NOT %(outlet)s::text = ANY(outlets)""",
-            {"outlet": outlet_name(page.article.site_name, page.article.url), "story": story_id},
+            {"outlet": outlet_name(page.article.site_name, page.article.url), "story": story_id,
+             "now": page.now},
         )
     return Stored(article_id=article_id, story_id=story_id, outcome=StoreOutcome.DUPLICATE)
 
@@ -394,23 +406,27 @@ def _insert_new(conn: psycopg.Connection, page: _Page, source_id: int | None,
     new_story = near is None or near.story_id is None
     if new_story:
         story_id = conn.execute(
-            "INSERT INTO stories (outlets) VALUES (ARRAY[%s::text]) RETURNING id", (outlet,),
+            """INSERT INTO stories (outlets, first_seen_at, last_seen_at)
+               VALUES (ARRAY[%(outlet)s::text], coalesce(%(now)s::timestamptz, now()),
+                       coalesce(%(now)s::timestamptz, now())) RETURNING id""",
+            {"outlet": outlet, "now": page.now},
         ).fetchone()[0]
     else:
         story_id = near.story_id
         conn.execute(
-            """UPDATE stories SET size = size + 1, last_seen_at = now(),
+            """UPDATE stories SET size = size + 1,
+                   last_seen_at = coalesce(%(now)s::timestamptz, now()),
                    outlets = CASE WHEN %(outlet)s::text = ANY(outlets) THEN outlets
                                   ELSE array_append(outlets, %(outlet)s::text) END
                WHERE id = %(story)s""",
-            {"outlet": outlet, "story": story_id},
+            {"outlet": outlet, "story": story_id, "now": page.now},
         )
     values = {"url": a.url, "canonical_url": page.canonical, "source_id": source_id,
               "title": a.title, "text": a.text, "author": a.author,
               "published_at": a.published_at, "lang": a.lang, "site_name": a.site_name,
               "content_hash": page.fingerprint,
               "minhash": _encode(page.signature) if page.signature is not None else None,
-              "story_id": story_id, **columns}
+              "story_id": story_id, **_stamps(page.now), **columns}
     row = conn.execute(_insert_article_sql(tuple(values)), list(values.values())).fetchone()
     if row is None:
         raise _StoredMeanwhile
@@ -418,11 +434,16 @@ def _insert_new(conn: psycopg.Connection, page: _Page, source_id: int | None,
     if new_story:
         conn.execute("UPDATE stories SET representative_id = %s WHERE id = %s",
                      (article_id, story_id))
-    save_match(conn, article_id=article_id, match=match)
-    _record_urls(conn, article_id, page.urls)
+    save_match(conn, article_id=article_id, match=match, now=page.now)
+    _record_urls(conn, article_id, page.urls, now=page.now)
     _insert_bands(conn, article_id, page.bands)
     return Stored(article_id=article_id, story_id=story_id, outcome=StoreOutcome.NEW,
                   new_story=new_story)
+
+
+def _stamps(now: datetime | None) -> dict[str, datetime]:
+    # Without a time of its own the new row keeps the columns' defaults, now().
+    return {} if now is None else {"discovered_at": now, "checked_at": now}
 
 
 @functools.cache
@@ -465,12 +486,14 @@ def _rewrite_text(conn: psycopg.Connection, article_id: int, *, title: str, text
     _insert_bands(conn, article_id, bands)
 
 
-def _record_urls(conn: psycopg.Connection, article_id: int, urls: list[str]) -> None:
+def _record_urls(conn: psycopg.Connection, article_id: int, urls: list[str], *,
+                 now: datetime | None = None) -> None:
     # First mapping wins: a URL never moves to another article.
     conn.execute(
-        """INSERT INTO article_urls (url, article_id) SELECT u, %s FROM unnest(%s::text[]) u
+        """INSERT INTO article_urls (url, article_id, first_seen_at)
+           SELECT u, %s, coalesce(%s::timestamptz, now()) FROM unnest(%s::text[]) u
            ON CONFLICT (url) DO NOTHING""",
-        (article_id, urls),
+        (article_id, now, urls),
     )
 
 

@@ -5,6 +5,8 @@ The `sources` table has its own module, pipeline/store/sources.py.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -92,15 +94,17 @@ def record_item(conn: psycopg.Connection, *, source_id: int, item_key: str, url:
     )
 
 
-def save_match(conn: psycopg.Connection, *, article_id: int, match: Match) -> None:
+def save_match(conn: psycopg.Connection, *, article_id: int, match: Match,
+               now: datetime | None = None) -> None:
+    """The article's verdict for one watchlist, matched at `now` (None: the database's now())."""
     conn.execute(
-        """INSERT INTO matches (article_id, watchlist, relevant, score, evidence)
-           VALUES (%s, %s, %s, %s, %s)
+        """INSERT INTO matches (article_id, watchlist, relevant, score, evidence, matched_at)
+           VALUES (%s, %s, %s, %s, %s, coalesce(%s::timestamptz, now()))
            ON CONFLICT (article_id, watchlist) DO UPDATE SET
                relevant = EXCLUDED.relevant, score = EXCLUDED.score,
-               evidence = EXCLUDED.evidence, matched_at = now()""",
+               evidence = EXCLUDED.evidence, matched_at = EXCLUDED.matched_at""",
         (article_id, match.watchlist, match.relevant, match.score,
-         Jsonb([e.as_json() for e in match.evidence])),
+         Jsonb([e.as_json() for e in match.evidence]), now),
     )
     conn.execute(
         "DELETE FROM article_entities WHERE article_id = %s AND watchlist = %s",

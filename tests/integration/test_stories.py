@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -297,6 +298,35 @@ def test_an_edited_article_becomes_a_revision_of_the_same_article(conn, lang) ->
     assert paragraphs == 2
     assert f"-{_paragraph_with(original.text, before)}" in diff.splitlines()
     assert f"+{note}" in diff.splitlines()
+
+
+def test_a_write_as_of_a_given_moment_stamps_every_time_with_it(conn) -> None:
+    # None (the cycle's default) stamps the database's now(); a test or a replay passes one.
+    new_at, copy_at, edit_at = (datetime(2025, 11, day, 9, tzinfo=UTC) for day in (4, 5, 6))
+    url = "https://www.gulf-coast-times.com/world/strike-update"
+    original = page("en", "boat-strike", "wire", url)
+    copy = page("en", "boat-strike", "wire", "https://copy.example/strike", site_name="Copy")
+    edited = page("en", "boat-strike", "wire", url,
+                  text=original.text + "\n\nThis story has been updated.")
+
+    first = store_article(conn, article=original, source_id=None, match=MATCH, now=new_at)
+    times = conn.execute(
+        """SELECT a.discovered_at, a.checked_at, s.first_seen_at, s.last_seen_at, m.matched_at,
+                  (SELECT min(first_seen_at) FROM article_urls)
+           FROM articles a JOIN stories s ON s.id = a.story_id JOIN matches m
+             ON m.article_id = a.id""").fetchone()
+    store_article(conn, article=copy, source_id=None, match=MATCH, now=copy_at)
+    last_seen = conn.execute("SELECT last_seen_at FROM stories").fetchone()[0]
+    store_article(conn, article=edited, source_id=None, match=MATCH, now=edit_at)
+    revised = conn.execute(
+        """SELECT a.revised_at, a.checked_at, m.matched_at, v.replaced_at
+           FROM articles a JOIN matches m ON m.article_id = a.id
+           JOIN article_versions v ON v.article_id = a.id WHERE a.id = %s""",
+        (first.article_id,)).fetchone()
+
+    assert times == (new_at,) * 6
+    assert last_seen == copy_at  # the verbatim copy joined the story then
+    assert revised == (edit_at,) * 4
 
 
 def _paragraph_with(text: str, phrase: str) -> str:

@@ -1,4 +1,5 @@
-"""Articles, matches and stories written straight into the store, as the cycle would.
+"""Articles, matches and stories written into the store by the cycle's own writer
+(`store_article`), as of a chosen moment.
 
     with psycopg.connect(db_url, autocommit=True) as conn:
         first = add_article(conn, title="Maduro ...", url="https://a.example/1", now=now)
@@ -17,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from pipeline.alerts import queue_alerts
-from pipeline.models import EntityMention, Evidence, Match
-from pipeline.urls import outlet_name
+from pipeline.models import Article, EntityMention, Evidence, Match
+from pipeline.store.articles import StoreOutcome, store_article
+
+FILLER_WORDS = 120  # over MIN_WORDS_FOR_NEAR_DUPLICATES, so a copy can join a story
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,57 +43,51 @@ def evidence_in(text: str, term: str, *, field: str = "title", kind: str = "enti
 
 
 def add_article(conn: psycopg.Connection, *, title: str, url: str, now: datetime,
-                published_at: datetime | None = None, discovered_at: datetime | None = None,
-                site_name: str | None = None, lang: str | None = "en", text: str = "",
-                story_id: int | None = None, watchlist: str = "venezuela", score: float = 5.0,
-                relevant: bool = True, evidence: tuple[Evidence, ...] | None = None,
+                published_at: datetime | None = None, site_name: str | None = None,
+                lang: str | None = "en", text: str = "", story_id: int | None = None,
+                watchlist: str = "venezuela", score: float = 5.0, relevant: bool = True,
+                evidence: tuple[Evidence, ...] | None = None,
                 entities: dict[str, int] | None = None, queue: bool = True,
                 window_hours: float = 24.0) -> Stored:
-    discovered_at = discovered_at or now
+    """A new article discovered at `now`, in a story of its own or (`story_id`) as a
+    near-duplicate that joins that story. Without `text` its body is the title and words
+    of its own, so no two articles fold into one unless asked to."""
     if evidence is None:
         evidence = (evidence_in(title, title.split()[0]),)
     match = Match(watchlist=watchlist, relevant=relevant, score=score, evidence=evidence,
                   entities=tuple(EntityMention(entity_id=k, count=v, first_offset=0)
                                  for k, v in (entities or {}).items()))
+    if not text:
+        text = (f"{title}\n{_filler(url)}" if story_id is None
+                else f"{_story_text(conn, story_id)}\n{_filler(url, words=1)}")
+    article = Article(url=url, canonical_url=url, title=title, text=text,
+                      published_at=published_at, lang=lang, site_name=site_name)
     with conn.transaction():
-        article_id = conn.execute(
-            """INSERT INTO articles (url, canonical_url, title, text, published_at,
-                                     discovered_at, lang, site_name, content_hash)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
-            (url, url, title, text or title, published_at, discovered_at, lang, site_name,
-             hashlib.sha256(url.encode()).hexdigest()),
-        ).fetchone()[0]
-        outlet = outlet_name(site_name, url)
-        if story_id is None:
-            story_id = conn.execute(
-                """INSERT INTO stories (representative_id, first_seen_at, last_seen_at, outlets)
-                   VALUES (%s, %s, %s, %s) RETURNING id""",
-                (article_id, discovered_at, discovered_at, [outlet])).fetchone()[0]
-        else:
-            conn.execute(
-                """UPDATE stories SET size = size + 1, last_seen_at = %s,
-                          outlets = CASE WHEN %s::text = ANY(outlets) THEN outlets
-                                         ELSE array_append(outlets, %s::text) END
-                   WHERE id = %s""",
-                (discovered_at, outlet, outlet, story_id))
-        conn.execute("UPDATE articles SET story_id = %s WHERE id = %s", (story_id, article_id))
-        conn.execute(
-            """INSERT INTO matches (article_id, watchlist, relevant, score, evidence, matched_at)
-               VALUES (%s, %s, %s, %s, %s, %s)""",
-            (article_id, watchlist, relevant, score, Jsonb([e.as_json() for e in evidence]),
-             discovered_at),
-        )
-        for mention in match.entities:
-            conn.execute(
-                """INSERT INTO article_entities (article_id, watchlist, entity_id, mentions,
-                                                 first_offset) VALUES (%s, %s, %s, %s, %s)""",
-                (article_id, watchlist, mention.entity_id, mention.count, mention.first_offset),
-            )
+        stored = store_article(conn, article=article, source_id=None, match=match, now=now)
+        if stored.outcome != StoreOutcome.NEW or story_id not in (None, stored.story_id):
+            raise ValueError(f"add_article: {url} was stored as {stored.outcome} in story "
+                             f"{stored.story_id}, not as a new article in {story_id}")
         queued = 0
         if queue:
-            queued = queue_alerts(conn, article_id=article_id, story_id=story_id, match=match,
-                                  published_at=published_at, now=now, window_hours=window_hours)
-    return Stored(article_id=article_id, story_id=story_id, queued=queued)
+            queued = queue_alerts(conn, article_id=stored.article_id, story_id=stored.story_id,
+                                  match=match, published_at=published_at, now=now,
+                                  window_hours=window_hours)
+    return Stored(article_id=stored.article_id, story_id=stored.story_id, queued=queued)
+
+
+def _filler(url: str, *, words: int = FILLER_WORDS) -> str:
+    # Words no other URL's text shares: a near-duplicate only where one is meant.
+    return " ".join(hashlib.blake2b(f"{url}:{i}".encode(), digest_size=4).hexdigest()
+                    for i in range(words))
+
+
+def _story_text(conn: psycopg.Connection, story_id: int) -> str:
+    """The text of the story's first article, for a near-duplicate to join it."""
+    row = conn.execute("SELECT text FROM articles WHERE story_id = %s ORDER BY id LIMIT 1",
+                       (story_id,)).fetchone()
+    if row is None:
+        raise ValueError(f"add_article: no article in story {story_id}")
+    return row[0]
 
 
 def requeue(conn: psycopg.Connection, stored: Stored, *, now: datetime,
@@ -118,7 +114,19 @@ def add_subscriber_row(conn: psycopg.Connection, email: str, *, created_at: date
     ).fetchone()[0]
 
 
-def fold_verbatim_copy(conn: psycopg.Connection, story_id: int, outlet: str) -> None:
-    """An exact copy from another outlet, folded into the story without an article row."""
-    conn.execute("UPDATE stories SET outlets = array_append(outlets, %s::text) WHERE id = %s",
-                 (outlet, story_id))
+def fold_verbatim_copy(conn: psycopg.Connection, story_id: int, outlet: str, *,
+                       now: datetime | None = None) -> None:
+    """An exact copy from another outlet: the writer folds it into the story's first article
+    (no article row of its own) and adds its outlet to the story's outlets."""
+    title, text = conn.execute(
+        "SELECT title, text FROM articles WHERE story_id = %s ORDER BY id LIMIT 1",
+        (story_id,)).fetchone()
+    url = f"https://{hashlib.blake2b(outlet.encode(), digest_size=4).hexdigest()}.example/copy"
+    with conn.transaction():
+        stored = store_article(conn, article=Article(url=url, canonical_url=url, title=title,
+                                                     text=text, site_name=outlet),
+                               source_id=None, match=Match(watchlist="venezuela",
+                                                           relevant=True, score=0.0), now=now)
+    if stored.outcome != StoreOutcome.DUPLICATE or stored.story_id != story_id:
+        raise ValueError(f"fold_verbatim_copy: stored as {stored.outcome}, not folded into "
+                         f"story {story_id}")
