@@ -40,11 +40,9 @@ from pipeline.extract.page import (
     PRECISION_OPTIONS,
     RETRY_BELOW_CHARS,
     RETRY_OPTIONS,
-    WARM_UP_PAGE,
     ExtractError,
-    ExtractPool,
-    pool_context,
 )
+from pipeline.extract.pool import WARM_UP_PAGE, ExtractPool, pool_context
 
 TOKEN = re.compile(r"\w+")
 

@@ -143,7 +143,7 @@ def test_a_reader_cannot_take_the_pipeline_locks_or_stop_a_cycle(cli_settings, c
 
 def test_a_reader_transaction_does_not_hold_a_migration_up(cli_settings, db_url,
                                                            tmp_path) -> None:
-    for path in SQL_DIR.iterdir():
+    for path in (p for p in SQL_DIR.iterdir() if p.name.endswith(".sql")):
         shutil.copy(path, tmp_path)
     (tmp_path / "9999_probe.sql").write_text(
         "ALTER TABLE articles ADD COLUMN probe integer;\nCREATE TABLE probe (id integer);\n")
