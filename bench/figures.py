@@ -230,10 +230,10 @@ def article_texts(count: int) -> list[tuple[str, str, str]]:
 
 def _load_rows(count: int) -> tuple[list[Any], Any]:
     """What the cycle hands its load path for each article, computed ahead (untimed)."""
+    from pipeline.dedup.keys import text_keys
     from pipeline.ingest.judge import early_verdict, judge_fulltext
     from pipeline.match import load_watchlist
     from pipeline.models import Article, FeedItem, Response, Source
-    from pipeline.store.articles import text_keys
 
     watchlist = load_watchlist("venezuela")
     now = datetime.now(UTC)

@@ -26,6 +26,7 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, u
 import numpy as np
 from courlan import normalize_url
 
+from pipeline.models import record
 from pipeline.urls import registrable_domain, site_of
 
 logger = logging.getLogger(__name__)
@@ -306,3 +307,32 @@ def is_near_duplicate(
 ) -> bool:
     """True when two signatures are copies of one story (see NEAR_DUPLICATE_THRESHOLD)."""
     return estimate_similarity(sig_a, sig_b) >= threshold
+
+
+# --- what the store looks a text up by -------------------------------------------------
+
+# Phase-1 tuning used texts of 150+ words; below ~100 the few shingles give an estimate
+# too noisy to merge on, so short texts rely on the exact fingerprint only.
+MIN_WORDS_FOR_NEAR_DUPLICATES = 100
+
+
+@record
+class TextKeys:
+    """What the store looks a text up by, from one pass over it. CPU-bound: the cycle's
+    extraction workers compute it, outside any database lock."""
+
+    fingerprint: str  # text_fingerprint
+    words: int
+    signature: np.ndarray | None  # None for texts too short for near-duplicate search
+    bands: tuple[int, ...]  # lsh_bands of the signature
+
+
+def text_keys(text: str) -> TextKeys:
+    normalised = normalise_text(text)
+    words = normalised.split()
+    signature = None
+    if len(words) >= MIN_WORDS_FOR_NEAR_DUPLICATES:
+        signature = shingles_signature(word_shingles(words))
+    return TextKeys(fingerprint=normalised_fingerprint(normalised), words=len(words),
+                    signature=signature,
+                    bands=tuple(lsh_bands(signature)) if signature is not None else ())

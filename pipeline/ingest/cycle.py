@@ -22,7 +22,8 @@ import psycopg
 
 from pipeline.alerts import queue_alerts
 from pipeline.config import Settings
-from pipeline.dedup.keys import canonical_url
+from pipeline.dedup.keys import TextKeys, canonical_url, text_keys
+from pipeline.dedup.revisions import should_refetch
 from pipeline.extract.page import ExtractError, extract_article
 from pipeline.extract.pool import ExtractPool
 from pipeline.http import FetchError, HttpClient
@@ -44,12 +45,9 @@ from pipeline.store import sources as stored_sources
 from pipeline.store.articles import (
     KnownArticle,
     StoreOutcome,
-    TextKeys,
     known_articles,
-    should_refetch,
     source_baseline,
     store_article,
-    text_keys,
 )
 from pipeline.store.raw import save_raw
 from pipeline.text import MAX_URL, strip_controls

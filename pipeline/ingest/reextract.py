@@ -12,6 +12,7 @@ import psycopg
 
 from pipeline.config import Settings
 from pipeline.dates import as_utc, choose_published_at
+from pipeline.dedup.keys import text_keys
 from pipeline.extract.completeness import classify_fulltext
 from pipeline.extract.page import ExtractError, extract_article
 from pipeline.ingest.judge import judge_verdict
@@ -19,7 +20,7 @@ from pipeline.match import detect_language, load_watchlist
 from pipeline.match.watchlist import Watchlist
 from pipeline.models import Article
 from pipeline.store import connect
-from pipeline.store.articles import is_relevant, rewrite_article, source_baseline, text_keys
+from pipeline.store.articles import is_relevant, rewrite_article, source_baseline
 from pipeline.store.raw import archived_pages, raw_body
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Stories: where each fetched article lands in the store.
+"""Stories: where each fetched article lands in the store (the one article writer).
 
 One ``store_article`` call per fetched page, inside the cycle's transaction, decides what
 the page is and writes it:
@@ -23,10 +23,8 @@ from __future__ import annotations
 import enum
 import functools
 import hashlib
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
-from difflib import SequenceMatcher, unified_diff
+from datetime import datetime
 from typing import NamedTuple
 
 import numpy as np
@@ -36,22 +34,17 @@ from psycopg.rows import dict_row
 
 from pipeline.dedup.keys import (
     NEAR_DUPLICATE_THRESHOLD,
+    TextKeys,
     canonical_url,
     estimate_similarity,
     lsh_bands,
-    normalise_text,
-    normalised_fingerprint,
-    shingles_signature,
-    text_fingerprint,
-    word_shingles,
+    text_keys,
 )
+from pipeline.dedup.revisions import diff_versions, is_material_change
 from pipeline.models import Article, Match, record
 from pipeline.store.queries import save_match
 from pipeline.urls import outlet_name, site_of
 
-# Phase-1 tuning used texts of 150+ words; below ~100 the few shingles give an estimate
-# too noisy to merge on, so short texts rely on the exact fingerprint only.
-MIN_WORDS_FOR_NEAR_DUPLICATES = 100
 # Candidates verified per lookup, most shared bands first, then newest. Unrelated articles
 # share a band at a rate of ~144 per million stored, almost always one band each; the cap
 # keeps a lookup's cost nearly flat as the archive grows. A real copy shares two or more
@@ -59,12 +52,6 @@ MIN_WORDS_FOR_NEAR_DUPLICATES = 100
 # over a year, 0.8 unrelated candidates on average are newer than a two-day-old original,
 # so four slots find it 99% of the time (docs/decisions.md, "Lookup cost").
 CANDIDATE_LIMIT = 4
-MAX_DIFF_CHARS = 20_000  # article_versions.diff is cut here
-
-# Re-fetch policy for known pages (see should_refetch).
-REFETCH_MIN_INTERVAL = timedelta(minutes=30)
-REFETCH_MAX_AGE = timedelta(days=3)
-REFETCH_FUTURE_SKEW = timedelta(minutes=10)
 
 
 class StoreOutcome(enum.StrEnum):
@@ -91,19 +78,6 @@ class NearDuplicate(NamedTuple):
 
 
 @record
-class DiffSummary:
-    """What one version changed, as stored in article_versions."""
-
-    title_changed: bool
-    chars_added: int
-    chars_removed: int
-    words_added: int
-    words_removed: int
-    paragraphs_changed: int
-    diff: str
-
-
-@record
 class KnownArticle:
     """A stored article as the re-fetch policy sees it."""
 
@@ -115,107 +89,6 @@ class KnownArticle:
 
 
 # --- pure helpers ----------------------------------------------------------------------------
-
-
-@record
-class TextKeys:
-    """What the store looks a text up by, from one pass over it. CPU-bound: the cycle's
-    extraction workers compute it, outside any database lock."""
-
-    fingerprint: str  # text_fingerprint
-    words: int
-    signature: np.ndarray | None  # None for texts too short for near-duplicate search
-    bands: tuple[int, ...]  # lsh_bands of the signature
-
-
-def text_keys(text: str) -> TextKeys:
-    normalised = normalise_text(text)
-    words = normalised.split()
-    signature = None
-    if len(words) >= MIN_WORDS_FOR_NEAR_DUPLICATES:
-        signature = shingles_signature(word_shingles(words))
-    return TextKeys(fingerprint=normalised_fingerprint(normalised), words=len(words),
-                    signature=signature,
-                    bands=tuple(lsh_bands(signature)) if signature is not None else ())
-
-
-def is_material_change(*, old_title: str, old_text: str, new_title: str, new_text: str) -> bool:
-    """True when a re-fetched page differs in words (not just case, spacing, punctuation or
-    accents) in its text or headline. A page that now extracts to no text is a fetch or
-    extraction problem, never a revision."""
-    if not normalise_text(new_text):
-        return False
-    return (
-        text_fingerprint(old_text) != text_fingerprint(new_text)
-        or normalise_text(old_title) != normalise_text(new_title)
-    )
-
-
-def diff_versions(*, old_title: str, old_text: str, new_title: str, new_text: str) -> DiffSummary:
-    """Summary of the edit from one version to the next, paragraph by paragraph.
-
-    Paragraphs are aligned with difflib; inside each changed run of paragraphs, words are
-    compared as a multiset (whitespace-separated, punctuation kept), so a corrected figure
-    counts one word removed and one added. Characters are those of the words counted.
-    """
-    old_paras, new_paras = _paragraphs(old_text), _paragraphs(new_text)
-    counts = Counter()
-    matcher = SequenceMatcher(None, old_paras, new_paras, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        counts["paragraphs"] += max(i2 - i1, j2 - j1)
-        old_words = Counter(" ".join(old_paras[i1:i2]).split())
-        new_words = Counter(" ".join(new_paras[j1:j2]).split())
-        added, removed = new_words - old_words, old_words - new_words
-        counts["words_added"] += sum(added.values())
-        counts["words_removed"] += sum(removed.values())
-        counts["chars_added"] += sum(len(w) * n for w, n in added.items())
-        counts["chars_removed"] += sum(len(w) * n for w, n in removed.items())
-    diff = "\n".join(unified_diff(old_paras, new_paras, "before", "after", n=0, lineterm=""))
-    return DiffSummary(
-        title_changed=old_title.strip() != new_title.strip(),
-        chars_added=counts["chars_added"],
-        chars_removed=counts["chars_removed"],
-        words_added=counts["words_added"],
-        words_removed=counts["words_removed"],
-        paragraphs_changed=counts["paragraphs"],
-        diff=diff[:MAX_DIFF_CHARS],
-    )
-
-
-def should_refetch(
-    *,
-    entry_updated_at: datetime | None,
-    checked_at: datetime,
-    discovered_at: datetime,
-    published_at: datetime | None,
-    now: datetime,
-    min_interval: timedelta = REFETCH_MIN_INTERVAL,
-    max_age: timedelta = REFETCH_MAX_AGE,
-) -> bool:
-    """Whether a known page is worth fetching again to look for a revision.
-
-    Yes when its feed entry says it was updated after we last fetched the page, unless the
-    date is missing or in the future (no signal), the article is older than ``max_age``
-    (edits after a few days are rare and feeds keep relisting old entries), or we fetched it
-    less than ``max(min_interval, age / 4)`` ago: a feed that restamps every entry on every
-    build then costs about twenty fetches per article over its life, not one per cycle.
-    All datetimes must be timezone-aware.
-    """
-    if entry_updated_at is None or entry_updated_at > now + REFETCH_FUTURE_SKEW:
-        return False
-    if entry_updated_at <= checked_at:
-        return False
-    born = min(published_at, discovered_at) if published_at else discovered_at
-    age = now - born
-    if age > max_age:
-        return False
-    return now - checked_at >= max(min_interval, age / 4)
-
-
-def _paragraphs(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def _encode(signature: np.ndarray) -> bytes:

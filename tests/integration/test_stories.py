@@ -13,15 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pipeline.dedup.keys import canonical_url
+from pipeline.dedup.keys import canonical_url, text_keys
 from pipeline.models import Article, Match
-from pipeline.store.articles import (
-    Stored,
-    find_near_duplicate,
-    known_articles,
-    store_article,
-    text_keys,
-)
+from pipeline.store.articles import Stored, find_near_duplicate, known_articles, store_article
 
 PAIRS = Path(__file__).resolve().parents[1] / "data" / "dup_pairs.jsonl"
 MATCH = Match(watchlist="venezuela", relevant=True, score=4.0)

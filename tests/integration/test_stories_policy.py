@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.store.articles import diff_versions, is_material_change, should_refetch
+from pipeline.dedup.revisions import diff_versions, is_material_change, should_refetch
 
 OLD = (
     "CARACAS (Reuters) - Venezuela's government said on Tuesday it had arrested 12 people.\n"
