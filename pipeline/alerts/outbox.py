@@ -245,3 +245,20 @@ def _record(conn: psycopg.Connection, table: str, row_id: int, **values: Any) ->
             sql.Identifier(table), assignments, sql.Placeholder("row_id")),
         {**values, "row_id": row_id},
     )
+
+
+def delivery_status(conn: psycopg.Connection, *, failures: int = 20
+                    ) -> tuple[dict[str, list[tuple[str, int]]], list[tuple]]:
+    """Alerts and digests counted by status, and the latest failures
+    (kind, id, email, attempts, last error): what `newsmon alerts status` shows."""
+    counts = {table: conn.execute(
+        sql.SQL("SELECT status, count(*) FROM {} GROUP BY status ORDER BY status").format(
+            sql.Identifier(table))).fetchall() for table in ("alerts", "digests")}
+    failed = conn.execute(
+        """SELECT 'alert', a.id, s.email, a.attempts, a.last_error FROM alerts a
+           JOIN subscribers s ON s.id = a.subscriber_id WHERE a.status = 'failed'
+           UNION ALL
+           SELECT 'digest', d.id, s.email, d.attempts, d.last_error FROM digests d
+           JOIN subscribers s ON s.id = d.subscriber_id WHERE d.status = 'failed'
+           ORDER BY 2 DESC LIMIT %s""", (failures,)).fetchall()
+    return counts, failed

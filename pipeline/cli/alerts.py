@@ -226,18 +226,12 @@ def check_command(settings: Settings) -> None:
 @click.pass_obj
 def status_command(settings: Settings) -> None:
     """Count alerts and digests by status; list the latest failures."""
+    from pipeline.alerts.outbox import delivery_status
+
     with _connect(settings) as conn:
-        for table in ("alerts", "digests"):
-            counts = conn.execute(f"SELECT status, count(*) FROM {table} GROUP BY status "
-                                  "ORDER BY status").fetchall()
-            click.echo(f"{table}: " + (", ".join(f"{s} {n}" for s, n in counts) or "none"))
-        failed = conn.execute(
-            """SELECT 'alert', a.id, s.email, a.attempts, a.last_error FROM alerts a
-               JOIN subscribers s ON s.id = a.subscriber_id WHERE a.status = 'failed'
-               UNION ALL
-               SELECT 'digest', d.id, s.email, d.attempts, d.last_error FROM digests d
-               JOIN subscribers s ON s.id = d.subscriber_id WHERE d.status = 'failed'
-               ORDER BY 2 DESC LIMIT 20""").fetchall()
+        counts, failed = delivery_status(conn)
+    for table, by_status in counts.items():
+        click.echo(f"{table}: " + (", ".join(f"{s} {n}" for s, n in by_status) or "none"))
     for kind, row_id, email, attempts, error in failed:
         click.echo(printable(f"failed {kind} {row_id} to {email} after {attempts} attempts: "
                              f"{error}"))

@@ -21,7 +21,6 @@ from pathlib import Path
 import click
 import psycopg
 from lxml import etree
-from psycopg.types.json import Jsonb
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -30,6 +29,7 @@ from pipeline.cli.database import pipeline_url
 from pipeline.cli.output import printable
 from pipeline.config import Settings
 from pipeline.models import Source
+from pipeline.store.sources import add_source, enable_source, list_sources, remove_source
 
 
 @click.group("sources")
@@ -98,25 +98,6 @@ def add_command(settings: Settings, name: str, url: str, kind: str, language: st
     click.echo(f"added {source.name} ({source.kind}) {source.url}")
 
 
-def add_source(conn: psycopg.Connection, source: Source) -> bool:
-    """Insert a user-added source, or bring back a removed one; False if the name is in use."""
-    row = conn.execute(
-        """INSERT INTO sources (name, url, origin_url, kind, language, tags, params, origin)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, 'cli')
-           ON CONFLICT (name) DO UPDATE SET
-               url = EXCLUDED.url, origin_url = EXCLUDED.origin_url, kind = EXCLUDED.kind,
-               language = EXCLUDED.language, tags = EXCLUDED.tags, params = EXCLUDED.params,
-               origin = 'cli', enabled = true, status = 'active', error_streak = 0,
-               next_poll_at = NULL, disabled_reason = NULL, etag = NULL,
-               last_modified = NULL, updated_at = now()
-           WHERE NOT sources.enabled
-           RETURNING id""",
-        (source.name, source.url, source.url, source.kind, source.language, list(source.tags),
-         Jsonb(source.params)),
-    ).fetchone()
-    return row is not None
-
-
 @sources_group.command("list")
 @click.pass_obj
 def list_command(settings: Settings) -> None:
@@ -124,10 +105,7 @@ def list_command(settings: Settings) -> None:
     with _database(settings) as conn:
         in_file = {s.name for s in _file_sources(settings)}
         _registered(conn, settings)
-        rows = conn.execute(
-            """SELECT name, kind, origin, status, url, next_poll_at, disabled_reason
-               FROM sources ORDER BY lower(name)"""
-        ).fetchall()
+        rows = list_sources(conn)
     table = Table(title=f"{len(rows)} sources")
     # `sources.status` is the scheduler's mode (active, failing: polled rarely, disabled);
     # the health verdict is `newsmon sources check`'s (pipeline/store/sources.py).
@@ -149,17 +127,11 @@ def list_command(settings: Settings) -> None:
 def remove_command(settings: Settings, name: str) -> None:
     """Stop polling a source (its articles and history stay)."""
     with _database(settings) as conn:
-        row = conn.execute(
-            """UPDATE sources SET enabled = false, status = 'disabled',
-                      disabled_reason = 'removed with newsmon sources remove',
-                      updated_at = now()
-               WHERE name = %s RETURNING origin""",
-            (name,),
-        ).fetchone()
-    if row is None:
+        origin = remove_source(conn, name)
+    if origin is None:
         raise click.ClickException(f"sources: no source named {name!r}")
     click.echo(f"removed {name}")
-    if row[0] == "file" and name in {s.name for s in _file_sources(settings)}:
+    if origin == "file" and name in {s.name for s in _file_sources(settings)}:
         click.echo(f"note: it is still listed in {settings.sources_file}; it stays off until "
                    f"`newsmon sources enable {name!r}`")
 
@@ -170,14 +142,8 @@ def remove_command(settings: Settings, name: str) -> None:
 def enable_command(settings: Settings, name: str) -> None:
     """Poll a removed, disabled (410) or failing source again, from the next run."""
     with _database(settings) as conn:
-        row = conn.execute(
-            """UPDATE sources SET enabled = true, status = 'active', error_streak = 0,
-                      next_poll_at = NULL, disabled_reason = NULL, updated_at = now()
-               WHERE name = %s RETURNING id""",
-            (name,),
-        ).fetchone()
-    if row is None:
-        raise click.ClickException(f"sources: no source named {name!r}")
+        if not enable_source(conn, name):
+            raise click.ClickException(f"sources: no source named {name!r}")
     click.echo(f"enabled {name}")
 
 

@@ -55,10 +55,6 @@ from pipeline.urls import host_of
 
 log = logging.getLogger(__name__)
 
-# Any constants work; every newsmon process must use the same ones. Only newsmon_owner
-# may take advisory locks (sql/0013_least_privilege.sql), so no reader can hold these.
-_CYCLE_LOCK = 7_140_002
-_SOURCE_LOCK = 7_140_003  # with the source id: (class, id), a key space apart from the above
 
 Observer = Callable[[str, int], None]  # ("items-found" | "item-done", count)
 
@@ -127,17 +123,15 @@ def run_cycle(settings: Settings, *, sources: list[Source], db_url: str,
 def _run_locked(settings: Settings, *, sources: list[Source], db_url: str,
                 observer: Observer | None, due_only: bool) -> RunSummary:
     with connect(db_url, autocommit=True) as lock_conn:
-        if not lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (_CYCLE_LOCK,)).fetchone()[0]:
+        if not queries.try_cycle_lock(lock_conn):
             log.warning("run: another cycle holds the lock; skipping this one")
             return RunSummary(skipped_locked=True)
         try:
             return _run_holding_lock(settings, lock_conn, sources=sources, db_url=db_url,
                                      observer=observer, due_only=due_only)
         finally:
-            # Unlocked here, not by closing: a closed session's locks go when its backend
-            # has exited, so a cycle started right after this one could still find it held.
             with contextlib.suppress(psycopg.Error):  # a lost session has lost its lock too
-                lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_CYCLE_LOCK,))
+                queries.release_locks(lock_conn)
 
 
 def _run_holding_lock(settings: Settings, lock_conn: psycopg.Connection, *,
@@ -191,13 +185,12 @@ def run_shard(settings: Settings, *, db_url: str, run_id: int, source_ids: list[
     """
     with connect_for_ingest(db_url) as conn:
         sources = stored_sources.enabled_sources(conn, ids=source_ids)
-        free = [s for s in sources if conn.execute(
-            "SELECT pg_try_advisory_lock(%s::integer, %s::integer)",
-            (_SOURCE_LOCK, s.id)).fetchone()[0]]
+        locked = queries.lock_free_sources(conn, [s.id for s in sources])
+        free = [s for s in sources if s.id in locked]
         summary = asyncio.run(_Cycle(settings, conn, run_id, observer).run(free))
         summary.sources_busy = len(sources) - len(free)
         queries.save_shard(conn, run_id, shard, summary.as_dict())
-        conn.execute("SELECT pg_advisory_unlock_all()")  # see _run_locked: not left to the close
+        queries.release_locks(conn)
     return summary
 
 

@@ -15,6 +15,32 @@ from pipeline.models import Match, Outcome
 # A failed entry is tried again by later cycles until it has failed this often.
 MAX_ITEM_ATTEMPTS = 3
 
+# Any constants work; every newsmon process must use the same ones. Only newsmon_owner
+# may take advisory locks (sql/0013_least_privilege.sql), so no reader can hold these.
+CYCLE_LOCK = 7_140_002
+SOURCE_LOCK = 7_140_003  # with the source id: (class, id), a key space apart from the above
+
+
+def try_cycle_lock(conn: psycopg.Connection) -> bool:
+    """Take the whole-cycle lock for this session, unless another cycle holds it."""
+    return conn.execute("SELECT pg_try_advisory_lock(%s)", (CYCLE_LOCK,)).fetchone()[0]
+
+
+def lock_free_sources(conn: psycopg.Connection, source_ids: list[int]) -> set[int]:
+    """Lock, for this session, the sources no other cycle or shard is polling; returns
+    their ids. One statement for all of them (a re-poll of a thousand unchanged feeds
+    would otherwise pay a thousand round trips)."""
+    rows = conn.execute(
+        """SELECT id FROM unnest(%s::integer[]) AS id
+           WHERE pg_try_advisory_lock(%s::integer, id)""", (source_ids, SOURCE_LOCK))
+    return {row[0] for row in rows}
+
+
+def release_locks(conn: psycopg.Connection) -> None:
+    """Give back this session's locks now: a closed session's locks go only when its
+    backend has exited, so a cycle started right after could still find them held."""
+    conn.execute("SELECT pg_advisory_unlock_all()")
+
 
 def start_run(conn: psycopg.Connection, external_id: str | None = None) -> int:
     """A new cycle row; with an external id, the same row on every retry."""

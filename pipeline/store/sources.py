@@ -250,3 +250,49 @@ def source_health(conn: psycopg.Connection) -> list[FeedHealth]:
             (list(HEALTH_STATES),),
         ).fetchall()
     return [FeedHealth(**row) for row in rows]
+
+
+# --- what `newsmon sources` changes ---------------------------------------------------------
+
+
+def add_source(conn: psycopg.Connection, source: Source) -> bool:
+    """Insert a user-added source, or bring back a removed one; False if the name is in use."""
+    row = conn.execute(
+        """INSERT INTO sources (name, url, origin_url, kind, language, tags, params, origin)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, 'cli')
+           ON CONFLICT (name) DO UPDATE SET
+               url = EXCLUDED.url, origin_url = EXCLUDED.origin_url, kind = EXCLUDED.kind,
+               language = EXCLUDED.language, tags = EXCLUDED.tags, params = EXCLUDED.params,
+               origin = 'cli', enabled = true, status = 'active', error_streak = 0,
+               next_poll_at = NULL, disabled_reason = NULL, etag = NULL,
+               last_modified = NULL, updated_at = now()
+           WHERE NOT sources.enabled
+           RETURNING id""",
+        (source.name, source.url, source.url, source.kind, source.language, list(source.tags),
+         Jsonb(source.params)),
+    ).fetchone()
+    return row is not None
+
+
+def list_sources(conn: psycopg.Connection) -> list[tuple]:
+    """(name, kind, origin, status, url, next_poll_at, disabled_reason) of every source."""
+    return conn.execute(
+        """SELECT name, kind, origin, status, url, next_poll_at, disabled_reason
+           FROM sources ORDER BY lower(name)""").fetchall()
+
+
+def remove_source(conn: psycopg.Connection, name: str) -> str | None:
+    """Stop polling `name` (its articles and history stay); its origin, None if unknown."""
+    row = conn.execute(
+        """UPDATE sources SET enabled = false, status = 'disabled',
+                  disabled_reason = 'removed with newsmon sources remove', updated_at = now()
+           WHERE name = %s RETURNING origin""", (name,)).fetchone()
+    return row[0] if row else None
+
+
+def enable_source(conn: psycopg.Connection, name: str) -> bool:
+    """Poll a removed, disabled or failing source again from the next run; False if unknown."""
+    return conn.execute(
+        """UPDATE sources SET enabled = true, status = 'active', error_streak = 0,
+                  next_poll_at = NULL, disabled_reason = NULL, updated_at = now()
+           WHERE name = %s RETURNING id""", (name,)).fetchone() is not None

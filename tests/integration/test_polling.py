@@ -14,7 +14,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pipeline.cli.sources import add_source
 from pipeline.config import Settings
 from pipeline.demo import FEEDS, SITE_DIR
 from pipeline.http import HttpClient
@@ -22,7 +21,13 @@ from pipeline.ingest.cycle import run_cycle
 from pipeline.ingest.poll import poll_source, record_poll
 from pipeline.models import Source
 from pipeline.store import connect
-from pipeline.store.sources import due_sources, poll_states, registered_sources, sync_sources
+from pipeline.store.sources import (
+    add_source,
+    due_sources,
+    poll_states,
+    registered_sources,
+    sync_sources,
+)
 from tests.support.loopback import LoopbackServer, RecordedRequest, Reply, redirect
 
 EMPTY_FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'

@@ -25,19 +25,20 @@ from pipeline.alerts.subscribers import get_subscriber, unsubscribe, update_subs
 from pipeline.cli.main import db_grant_login
 from pipeline.cli.research import sql_command
 from pipeline.config import Settings
-from pipeline.ingest.cycle import _CYCLE_LOCK, _SOURCE_LOCK, prepare_run, run_cycle, run_shard
+from pipeline.ingest.cycle import prepare_run, run_cycle, run_shard
 from pipeline.sources import load_sources_file
 from pipeline.store import apply_migrations, connect_reader, database_url
 from pipeline.store.connection import with_login
 from pipeline.store.migrate import SQL_DIR
+from pipeline.store.queries import CYCLE_LOCK, SOURCE_LOCK
 from pipeline.store.roles import READER_LOGIN, grant_login, stop_overdue_readers
 from tests.drills.conftest import source_entry
 from tests.support.loopback import LoopbackServer, Reply
 
 MIGRATION_LOCK = 7_140_001
-LOCK_CALLS = [f"SELECT pg_try_advisory_lock({_CYCLE_LOCK})",
+LOCK_CALLS = [f"SELECT pg_try_advisory_lock({CYCLE_LOCK})",
               f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})",
-              f"SELECT pg_try_advisory_lock({_SOURCE_LOCK}, 1)",
+              f"SELECT pg_try_advisory_lock({SOURCE_LOCK}, 1)",
               "SELECT pg_advisory_lock_shared(1)"]
 
 

@@ -17,10 +17,11 @@ from click.testing import CliRunner
 from pipeline.cli.alerts import subscribers
 from pipeline.cli.main import _print_summary
 from pipeline.cli.research import search_command, sql_command
-from pipeline.cli.sources import add_source, sources_group
+from pipeline.cli.sources import sources_group
 from pipeline.config import Settings
 from pipeline.ingest.cycle import RunSummary
 from pipeline.models import Source
+from pipeline.store.sources import add_source
 from tests.support.newsrows import add_article, add_subscriber_row
 
 LINK = "\x1b]8;;http://evil\x07click\x1b]8;;\x07"
