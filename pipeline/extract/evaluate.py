@@ -39,6 +39,8 @@ from pipeline.extract.page import (
     DATE_PARAMS,
     PRECISION_OPTIONS,
     RETRY_BELOW_CHARS,
+    RETRY_BELOW_SHARE,
+    RETRY_GAIN,
     RETRY_OPTIONS,
     ExtractError,
 )
@@ -126,25 +128,39 @@ class EvalReport:
 
 
 def load_pages(directory: Path) -> list[Page]:
-    """The pages listed in DIR/manifest.json, bodies decompressed if gzipped."""
-    manifest = directory / "manifest.json"
+    """The pages listed in DIR/manifest.json, bodies decompressed if gzipped.
+
+    The shared corpus keeps some datasets in the articles folder's manifest (their files
+    named `scrapinghub-aeb/html/...`) and gives others their own manifest whose files are
+    named from that folder too (`readability/html/...`). So a DIR without a manifest takes
+    its items from the parent's, and a file is looked for beside the manifest, then one
+    level up.
+    """
+    manifest, prefix = directory / "manifest.json", ""
+    if not manifest.is_file() and (directory.parent / "manifest.json").is_file():
+        manifest, prefix = directory.parent / "manifest.json", directory.name + "/"
     if not manifest.is_file():
-        raise FileNotFoundError(f"eval-extract: {manifest} not found")
+        raise FileNotFoundError(f"eval-extract: {directory / 'manifest.json'} not found")
     items = json.loads(manifest.read_text(encoding="utf-8"))
     items = items["items"] if isinstance(items, dict) else items
     pages = []
     for item in items:
-        raw = (directory / item["file"]).read_bytes()
+        if not item["file"].startswith(prefix):
+            continue
+        path = manifest.parent / item["file"]
+        if not path.is_file():
+            path = manifest.parent.parent / item["file"]
+        raw = path.read_bytes()
         pages.append(
             Page(
                 id=str(item.get("id") or item["file"]),
                 body=gzip.decompress(raw) if item["file"].endswith(".gz") else raw,
                 url=item.get("url") or item.get("url_from_page"),
-                kind=item["ground_truth_type"],
+                kind=item.get("ground_truth_type") or "full_text",
                 expected_text=item.get("expected_text") or "",
                 expected_with=tuple(item.get("expected_with") or ()),
                 expected_without=tuple(item.get("expected_without") or ()),
-                lang=item.get("html_lang"),
+                lang=item.get("html_lang") or item.get("lang"),
             )
         )
     return pages
@@ -280,7 +296,8 @@ def evaluate_pages(
         bare=summarise("bare trafilatura", pages, bare, bare_seconds),
         options={
             "first": PRECISION_OPTIONS,
-            f"retry below {RETRY_BELOW_CHARS} chars": RETRY_OPTIONS,
+            f"retry below {RETRY_BELOW_CHARS} chars or {RETRY_BELOW_SHARE:.0%} of <p> text,"
+            f" kept if {RETRY_GAIN}x longer": RETRY_OPTIONS,
             "date_params": DATE_PARAMS,
         },
         page_scores={p.id: (o, b) for p, o, b in zip(pages, ours, bare, strict=True)},
