@@ -14,6 +14,9 @@ tokens, averaged over pages); segments by hit rate (a `with` segment is a hit wh
 in the text, a `without` one when it is not; whitespace is normalised first).
 
     python -m pipeline.extract.evaluate DIR [--workers N] [--repeat N] [--json]
+
+DIR may be a folder of corpora (the shared corpus's articles/): each is scored on its own,
+with a line per language group (en, es, other) and the pages where newsmon loses most.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from pipeline.extract.page import (
 from pipeline.extract.pool import WARM_UP_PAGE, ExtractPool, pool_context
 
 TOKEN = re.compile(r"\w+")
+LANGUAGE_GROUPS = ("en", "es")  # the languages newsmon's watchlists are in; the rest is "other"
 
 evaluation = dataclass(frozen=True, slots=True, kw_only=True)
 
@@ -73,6 +77,15 @@ class PageScore:
     hits_with: int = 0
     hits_without: int = 0
     failed: bool = False
+    segments: int = 0
+    lang: str = "other"  # language_group of the page
+
+    @property
+    def score(self) -> float:
+        """One number per page: F1 for full text, the share of segments hit otherwise."""
+        if self.kind == "full_text":
+            return self.f1
+        return (self.hits_with + self.hits_without) / self.segments if self.segments else 0.0
 
 
 @evaluation
@@ -124,6 +137,10 @@ class EvalReport:
             "options": self.options,
             "ours": side(self.ours),
             "bare": side(self.bare),
+            "languages": language_scores(self),
+            "worst_pages": [
+                {"id": o.id, "newsmon": o.score, "bare": b.score} for o, b in worst_pages(self)
+            ],
         }
 
 
@@ -166,6 +183,19 @@ def load_pages(directory: Path) -> list[Page]:
     return pages
 
 
+def corpus_dirs(directory: Path) -> list[Path]:
+    """The corpora in DIR: each subfolder with pages (see load_pages), else DIR itself."""
+    listed = directory / "manifest.json"
+    items = json.loads(listed.read_text(encoding="utf-8")) if listed.is_file() else []
+    items = items["items"] if isinstance(items, dict) else items
+    prefixes = {item["file"].split("/", 1)[0] for item in items if "/" in item["file"]}
+    found = [
+        sub for sub in sorted(directory.iterdir())
+        if sub.is_dir() and ((sub / "manifest.json").is_file() or sub.name in prefixes)
+    ]
+    return found or [directory]
+
+
 def tokens(text: str) -> Counter[str]:
     return Counter(TOKEN.findall(text.lower()))
 
@@ -184,14 +214,21 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
+def language_group(lang: str | None) -> str:
+    """"en", "es" or "other" for a page's declared language ("en-us" -> "en")."""
+    primary = (lang or "").split("-")[0].split("_")[0].strip().lower()
+    return primary if primary in LANGUAGE_GROUPS else "other"
+
+
 def score_page(page: Page, text: str | None) -> PageScore:
     failed = not text
     text = text or ""
+    lang = language_group(page.lang)
     if page.kind == "full_text":
         precision, recall, f1 = token_scores(text, page.expected_text)
         return PageScore(
             id=page.id, kind=page.kind, precision=precision, recall=recall, f1=f1,
-            failed=failed,
+            failed=failed, lang=lang,
         )
     squashed = _squash(text)
     return PageScore(
@@ -200,7 +237,10 @@ def score_page(page: Page, text: str | None) -> PageScore:
         hits_with=sum(_squash(s) in squashed for s in page.expected_with),
         hits_without=sum(_squash(s) not in squashed for s in page.expected_without),
         failed=failed,
+        segments=len(page.expected_with) + len(page.expected_without),
+        lang=lang,
     )
+
 
 
 def summarise(name: str, pages: list[Page], scores: list[PageScore], seconds: float) -> SideScore:
@@ -304,8 +344,33 @@ def evaluate_pages(
     )
 
 
+def language_scores(report: EvalReport) -> dict[str, dict[str, float]]:
+    """Per language group: page counts, each side's mean F1 and segment hit rate."""
+    groups: dict[str, dict[str, float]] = {}
+    for lang in (*LANGUAGE_GROUPS, "other"):
+        pairs = [(o, b) for o, b in report.page_scores.values() if o.lang == lang]
+        if not pairs:
+            continue
+        full = [(o, b) for o, b in pairs if o.kind == "full_text"]
+        segmented = [(o, b) for o, b in pairs if o.kind == "segments"]
+        segments = sum(o.segments for o, _ in segmented)
+        group: dict[str, float] = {"pages": len(pairs), "full_text_pages": len(full)}
+        for side, name in ((0, "newsmon"), (1, "bare")):
+            group[f"f1_{name}"] = sum(p[side].f1 for p in full) / len(full) if full else 0.0
+            hits = sum(p[side].hits_with + p[side].hits_without for p in segmented)
+            group[f"segment_hit_rate_{name}"] = hits / segments if segments else 0.0
+        groups[lang] = group
+    return groups
+
+
+def worst_pages(report: EvalReport, *, count: int = 5) -> list[tuple[PageScore, PageScore]]:
+    """The pages where newsmon scores most below bare (F1, or segment hit share), worst first."""
+    losses = [(o, b) for o, b in report.page_scores.values() if o.score < b.score]
+    return sorted(losses, key=lambda pair: pair[0].score - pair[1].score)[:count]
+
+
 def format_report(report: EvalReport, *, worst: int = 5) -> str:
-    """A plain-text table of both sides, then the pages where ours loses most F1."""
+    """A plain-text table of both sides, per language, then the pages where ours loses most."""
     rows = [
         ("full-text pages", "full_text_pages", "{:d}"),
         ("  precision", "precision", "{:.4f}"),
@@ -337,29 +402,41 @@ def format_report(report: EvalReport, *, worst: int = 5) -> str:
         out.append(f"{label:26}{cells[0]:>12}{cells[1]:>12}")
     gap = report.ours.f1 - report.bare.f1
     out.append(f"F1 difference (newsmon - bare): {gap * 100:+.2f} points")
-    losses = sorted(
-        ((o.f1 - b.f1, page_id) for page_id, (o, b) in report.page_scores.items()
-         if o.kind == "full_text" and o.f1 < b.f1),
-    )[:worst]
+    for lang, group in language_scores(report).items():
+        line = f"  {lang:5} {group['pages']:4.0f} pages:"
+        if group["full_text_pages"]:
+            line += f" F1 {group['f1_newsmon']:.4f} vs {group['f1_bare']:.4f} bare"
+        if group["pages"] > group["full_text_pages"]:
+            line += (f" segment hit rate {group['segment_hit_rate_newsmon']:.4f}"
+                     f" vs {group['segment_hit_rate_bare']:.4f} bare")
+        out.append(line)
+    losses = worst_pages(report, count=worst)
     if losses:
-        out.append("pages where newsmon loses most F1: " + ", ".join(
-            f"{page_id[:16]} ({delta * 100:+.1f})" for delta, page_id in losses))
+        out.append("pages where newsmon loses most against bare: " + ", ".join(
+            f"{o.id[:24]} ({o.score:.3f} vs {b.score:.3f})" for o, b in losses))
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.extract.evaluate", description=__doc__)
-    parser.add_argument("directory", type=Path)
+    parser.add_argument("directory", type=Path,
+                        help="a corpus, or a folder of corpora (each is scored on its own)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=1, help="runs per side; the fastest counts")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--json", action="store_true", help="print the reports as JSON")
     args = parser.parse_args(argv)
     try:
-        report = evaluate_dir(args.directory, workers=args.workers, repeat=args.repeat)
+        reports = [
+            evaluate_dir(corpus, workers=args.workers, repeat=args.repeat)
+            for corpus in corpus_dirs(args.directory)
+        ]
     except (FileNotFoundError, KeyError, ValueError) as exc:
         print(f"eval-extract: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(report.as_json(), indent=2) if args.json else format_report(report))
+    if args.json:
+        print(json.dumps([r.as_json() for r in reports], indent=2))
+    else:
+        print("\n\n".join(format_report(r) for r in reports))
     return 0
 
 
