@@ -91,13 +91,16 @@ def extract_article(body: bytes, *, url: str, content_type: str | None = None) -
     if tree is None:
         raise ExtractError("page is not parseable HTML", url=url)
     text, doc, _mode = main_text(tree, url=url)
-    text = repair_mojibake(text)
     if doc is None or not text.strip():
+        raise ExtractError("no main text found", url=url)
+    title = clean_title(doc.title)
+    text = without_leading_title(repair_mojibake(text), title)
+    if not text.strip():
         raise ExtractError("no main text found", url=url)
     return Article(
         url=url,
         canonical_url=url,
-        title=clean_title(doc.title),
+        title=title,
         text=text,
         author=clean_author(doc.author),
         published_at=page_date(doc.date, tree=tree, url=url),
@@ -142,6 +145,23 @@ def is_short_for_page(text: str, tree: HtmlElement) -> bool:
 def paragraph_chars(tree: HtmlElement) -> int:
     """The length of the page's <p> text, whitespace squashed: what the page holds as prose."""
     return sum(len(" ".join(p.text_content().split())) for p in tree.iter("p"))
+
+
+def without_leading_title(text: str, title: str) -> str:
+    """The text without a first paragraph that only repeats the page title.
+
+    trafilatura often keeps the <h1>; alert emails and search snippets show the title
+    already, so a body that opens with it again reads as a stutter. Case, spacing and
+    punctuation are ignored; a first paragraph that merely starts like the title stays.
+    """
+    first, _, rest = text.lstrip().partition("\n")
+    if title and _comparable(first) == _comparable(title):
+        return rest.lstrip()
+    return text
+
+
+def _comparable(text: str) -> str:
+    return " ".join(re.sub(r"[\W_]+", " ", text.casefold()).split())
 
 
 def _labels(values: list[str] | None) -> tuple[str, ...]:

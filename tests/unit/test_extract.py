@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.extract.completeness import classify_fulltext
-from pipeline.extract.page import ExtractError, extract_article
+from pipeline.extract.page import ExtractError, extract_article, without_leading_title
 
 PAGES = Path(__file__).resolve().parents[1] / "data" / "pages"
 URL = "https://diario.example/politica/medidas-economicas?utm_source=rss"
@@ -144,3 +144,26 @@ def test_text_far_below_the_sources_usual_length_is_a_teaser() -> None:
 @pytest.mark.parametrize("text", ["", "   \n ", "Loading..."])
 def test_no_text_is_failed(text) -> None:
     assert classify_fulltext(text=text, feed_summary="A summary.", baseline_chars=3000) == "failed"
+
+
+def test_a_first_paragraph_that_repeats_the_title_is_dropped() -> None:
+    title = "Maduro anuncia medidas económicas; la oposición pide garantías"
+    text = "MADURO anuncia medidas  económicas: la oposición pide garantías.\nEl gobierno presentó…"
+    assert without_leading_title(text, title) == "El gobierno presentó…"
+    # a paragraph that only starts like the title, or no title at all, keeps the text whole
+    lead = "Maduro anuncia medidas económicas; la oposición pide garantías y elecciones.\nMás."
+    assert without_leading_title(lead, title) == lead
+    assert without_leading_title(text, "") == text
+
+
+def test_extracted_text_does_not_open_with_the_headline() -> None:
+    page = (
+        "<html><head><title>Alcaldía anuncia plan de agua</title></head><body><article>"
+        "<h1>Alcaldía anuncia plan de agua</h1>"
+        + "<p>La alcaldía de Caracas presentó este lunes un plan para el suministro de agua"
+        " potable en doce parroquias, con camiones cisterna y nuevas tuberías.</p>" * 4
+        + "</article></body></html>"
+    )
+    article = extract_article(page.encode(), url=URL)
+    assert article.title == "Alcaldía anuncia plan de agua"
+    assert article.text.startswith("La alcaldía de Caracas presentó")
