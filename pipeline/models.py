@@ -90,6 +90,8 @@ class Article:
     categories: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     page_canonical_url: str | None = None  # <link rel=canonical> / og:url, as the page states it
+    # Which extraction path made `text`: "precision" or "balanced" (extract.page.main_text).
+    extraction_mode: str | None = None
 
 
 @record

@@ -15,17 +15,21 @@ import click
 
 from pipeline.cli.database import pipeline_url
 from pipeline.config import Settings
+from pipeline.store.raw import EXTRACTION_MODES
 
 
 @click.command("reextract")
 @click.option("--since", type=click.DateTime(), default=None,
               help="Only pages fetched on or after this date (UTC).")
+@click.option("--mode", type=click.Choice(EXTRACTION_MODES), default=None,
+              help="Only articles whose text this extraction path produced"
+                   " (unrecorded: stored before it was recorded).")
 @click.pass_obj
-def reextract_command(settings: Settings, since: datetime | None) -> None:
+def reextract_command(settings: Settings, since: datetime | None, mode: str | None) -> None:
     """Re-run extraction and matching over the raw archive; creates no revisions."""
     from pipeline.ingest.reextract import reextract
 
-    counts = reextract(pipeline_url(settings), settings, since=since)
+    counts = reextract(pipeline_url(settings), settings, since=since, mode=mode)
     click.echo(json.dumps(counts))
 
 

@@ -90,7 +90,7 @@ def extract_article(body: bytes, *, url: str, content_type: str | None = None) -
     tree = trafilatura.load_html(repair_mojibake(decode_html(body, content_type)))
     if tree is None:
         raise ExtractError("page is not parseable HTML", url=url)
-    text, doc, _mode = main_text(tree, url=url)
+    text, doc, mode = main_text(tree, url=url)
     if doc is None or not text.strip():
         raise ExtractError("no main text found", url=url)
     title = clean_title(doc.title)
@@ -111,6 +111,7 @@ def extract_article(body: bytes, *, url: str, content_type: str | None = None) -
         categories=_labels(doc.categories),
         tags=_labels(doc.tags),
         page_canonical_url=page_canonical_url(tree, base_url=url),
+        extraction_mode=mode,
     )
 
 

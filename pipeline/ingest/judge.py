@@ -47,6 +47,7 @@ class Fulltext:
             "matched_on": self.matched_on, "feed_summary": self.feed_summary,
             "description": article.description, "image_url": article.image_url,
             "categories": list(article.categories), "tags": list(article.tags),
+            "extraction_mode": article.extraction_mode,
         }
 
 

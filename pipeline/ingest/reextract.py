@@ -27,9 +27,10 @@ log = logging.getLogger(__name__)
 
 
 
-def reextract(conn_url: str, settings: Settings, *, since: datetime | date | None = None
-              ) -> dict[str, int]:
-    """Re-run extraction and matching over the raw archive (fetched at or after `since`).
+def reextract(conn_url: str, settings: Settings, *, since: datetime | date | None = None,
+              mode: str | None = None) -> dict[str, int]:
+    """Re-run extraction and matching over the raw archive (fetched at or after `since`;
+    only articles whose text came from extraction `mode`, see store.raw.EXTRACTION_MODES).
 
     Idempotent: a second run over the same archive changes nothing. Each article is
     updated in its own transaction, so an interrupted run keeps what it did. Returns
@@ -42,7 +43,7 @@ def reextract(conn_url: str, settings: Settings, *, since: datetime | date | Non
     counts = {"articles": 0, "changed": 0, "failed": 0, "relevant": 0}
     # The archive streams through a connection of its own; updates go through another.
     with connect(conn_url, autocommit=True) as conn, connect(conn_url) as reader:
-        for row in archived_pages(reader, since=since):
+        for row in archived_pages(reader, since=since, mode=mode):
             counts["articles"] += 1
             outcome = _reextract_one(conn, row, watchlist=watchlist)
             counts[outcome] = counts.get(outcome, 0) + 1
@@ -76,7 +77,8 @@ def _reextract_one(conn: psycopg.Connection, row: tuple, *, watchlist: Watchlist
                "categories": list(article.categories), "tags": list(article.tags),
                "page_published_at": article.published_at,
                "published_at": choice.published_at, "date_source": choice.date_source,
-               "date_flags": flags, "fulltext_status": status, "matched_on": matched_on}
+               "date_flags": flags, "fulltext_status": status, "matched_on": matched_on,
+               "extraction_mode": article.extraction_mode}
     with conn.transaction():
         changed = rewrite_article(conn, article_id, title=title, text=article.text,
                                   keys=text_keys(article.text), columns=columns, match=match)

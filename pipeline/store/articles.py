@@ -243,8 +243,10 @@ def _update_known(conn: psycopg.Connection, article_id: int, page: _Page,
                   fingerprint=page.fingerprint, signature=page.signature, bands=page.bands)
     conn.execute("""UPDATE articles SET version = version + 1,
                            revised_at = coalesce(%(now)s::timestamptz, now()),
-                           checked_at = coalesce(%(now)s::timestamptz, now())
-                    WHERE id = %(id)s""", {"now": page.now, "id": article_id})
+                           checked_at = coalesce(%(now)s::timestamptz, now()),
+                           extraction_mode = %(mode)s
+                    WHERE id = %(id)s""",
+                 {"now": page.now, "id": article_id, "mode": page.article.extraction_mode})
     save_match(conn, article_id=article_id, match=match, now=page.now)
     return Stored(article_id=article_id, story_id=stored["story_id"],
                   outcome=StoreOutcome.REVISION)

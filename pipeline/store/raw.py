@@ -48,14 +48,22 @@ _ARCHIVED = """
     SELECT r.article_id, r.url, r.content_type, r.body, a.title, a.lang, a.feed_summary,
            a.feed_published_at, a.discovered_at, a.date_flags, a.source_id
     FROM article_raw r JOIN articles a ON a.id = r.article_id
-    WHERE %(since)s::timestamptz IS NULL OR r.fetched_at >= %(since)s::timestamptz
+    WHERE (%(since)s::timestamptz IS NULL OR r.fetched_at >= %(since)s::timestamptz)
+      AND (%(mode)s::text IS NULL
+           OR a.extraction_mode IS NOT DISTINCT FROM nullif(%(mode)s::text, 'unrecorded'))
     ORDER BY r.article_id
 """
+# The --mode values: an articles.extraction_mode, or "unrecorded" for its NULL (pre-0017).
+EXTRACTION_MODES = ("precision", "balanced", "unrecorded")
 
 
-def archived_pages(conn: psycopg.Connection, *, since: datetime | None) -> Iterator[tuple]:
-    """The archived pages fetched at or after `since`, with what re-extraction keeps of
-    their articles, streamed through a server-side cursor (a transaction of `conn`'s)."""
+def archived_pages(conn: psycopg.Connection, *, since: datetime | None,
+                   mode: str | None = None) -> Iterator[tuple]:
+    """The archived pages fetched at or after `since` (and whose text came from extraction
+    `mode`, one of EXTRACTION_MODES), with what re-extraction keeps of their articles,
+    streamed through a server-side cursor (a transaction of `conn`'s)."""
+    if mode is not None and mode not in EXTRACTION_MODES:
+        raise ValueError(f"reextract: unknown extraction mode {mode!r}")
     with conn.cursor(name="newsmon_reextract") as rows:
-        rows.execute(_ARCHIVED, {"since": since})
+        rows.execute(_ARCHIVED, {"since": since, "mode": mode})
         yield from rows

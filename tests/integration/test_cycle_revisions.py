@@ -102,6 +102,8 @@ def test_an_updated_entry_whose_page_changed_becomes_a_revision(settings, db_url
     before = _state(db_url)
     assert before["alerts"] == 1
     _hours_pass(db_url, 2)
+    with psycopg.connect(db_url, autocommit=True) as conn:  # stored before modes were recorded
+        conn.execute("UPDATE articles SET extraction_mode = NULL")
 
     server.publish([*PARAGRAPHS, CORRECTION], updated=datetime.now(UTC) - timedelta(minutes=1))
     summary = run_cycle(settings, sources=sources, db_url=db_url)
@@ -114,6 +116,8 @@ def test_an_updated_entry_whose_page_changed_becomes_a_revision(settings, db_url
     assert (versioned_id, old_version) == (article_id, 1)
     assert CORRECTION not in old_text and words_added == len(CORRECTION.split())
     assert "fourteen people" in diff
+    with psycopg.connect(db_url) as conn:  # the revised text says how it was extracted
+        assert conn.execute("SELECT extraction_mode FROM articles").fetchone() == ("precision",)
     assert summary.as_dict()["revised"] == 1 and summary.new_articles == 0
     assert after["entries"] == before["entries"] == [("new-relevant",)]  # first outcome kept
     assert after["stories"] == before["stories"] == 1

@@ -228,3 +228,26 @@ def test_a_newer_page_replaces_the_archived_one_and_reextract_reads_it(
                                 (article_id,)).fetchone()[0]
     assert title.endswith("(corrected)") and PARAGRAPHS[2][:40] not in text
     assert archived == 1
+
+
+def test_the_extraction_mode_is_stored_and_reextract_can_select_by_it(
+    settings, db_url, site
+) -> None:
+    run_cycle(settings, sources=site[1], db_url=db_url)
+    assert {a["extraction_mode"] for a in _articles(db_url).values()} == {"precision"}
+    with psycopg.connect(db_url) as conn:  # an article stored before modes were recorded
+        conn.execute("UPDATE articles SET extraction_mode = NULL WHERE url LIKE '%%/dated.html'")
+    runner = CliRunner()
+    obj = settings.replace(database_url=db_url)
+
+    precision = runner.invoke(reextract_command, ["--mode", "precision"], obj=obj)
+    balanced = runner.invoke(reextract_command, ["--mode", "balanced"], obj=obj)
+    unrecorded = runner.invoke(reextract_command, ["--mode", "unrecorded"], obj=obj)
+    again = runner.invoke(reextract_command, ["--mode", "unrecorded"], obj=obj)
+
+    assert precision.exit_code == 0, precision.output
+    assert '"articles": 2' in precision.output
+    assert '"articles": 0' in balanced.output
+    assert '"articles": 1' in unrecorded.output
+    assert '"articles": 0' in again.output  # re-extraction recorded the mode
+    assert _articles(db_url)["dated.html"]["extraction_mode"] == "precision"
