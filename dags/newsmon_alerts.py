@@ -29,9 +29,9 @@ from airflow.sdk import AssetOrTimeSchedule, DeltaTriggerTimetable, dag, task
 def newsmon_alerts() -> None:
     @task(pool=nm.NETWORK_POOL, priority_weight=10, execution_timeout=timedelta(minutes=15))
     def dispatch_alerts() -> dict:
-        from pipeline import tasks as orchestration
+        from pipeline import tasks
 
-        return orchestration.dispatch_alerts(nm.task_settings(smtp=True))
+        return tasks.dispatch_alerts(nm.task_settings(smtp=True))
 
     dispatch_alerts()
 

@@ -27,9 +27,9 @@ from airflow.sdk import CronTriggerTimetable, dag, task
 def newsmon_digest() -> None:
     @task(pool=nm.NETWORK_POOL, priority_weight=5, execution_timeout=timedelta(minutes=30))
     def send_digests() -> dict:
-        from pipeline import tasks as orchestration
+        from pipeline import tasks
 
-        return orchestration.send_digests(nm.task_settings(smtp=True))
+        return tasks.send_digests(nm.task_settings(smtp=True))
 
     send_digests()
 

@@ -32,29 +32,29 @@ from airflow.sdk import DeltaTriggerTimetable, dag, task
 def newsmon_ingest() -> None:
     @task(execution_timeout=timedelta(minutes=5))
     def open_run(dag_run=None) -> int:
-        from pipeline import tasks as orchestration
+        from pipeline import tasks
 
-        return orchestration.open_run(nm.task_settings(), external_id=nm.run_key(dag_run))
+        return tasks.open_run(nm.task_settings(), external_id=nm.run_key(dag_run))
 
     @task(execution_timeout=timedelta(minutes=5))
     def plan_shards() -> list[dict]:
-        from pipeline import tasks as orchestration
+        from pipeline import tasks
 
-        return orchestration.plan_shards(nm.task_settings(), max_shards=nm.ingest_shards())
+        return tasks.plan_shards(nm.task_settings(), max_shards=nm.ingest_shards())
 
     @task(pool=nm.NETWORK_POOL, execution_timeout=timedelta(minutes=30),
           map_index_template="{{ task.op_kwargs['shard']['name'] }}",
           pre_execute=nm.prepare_process_pool)
     def ingest_shard(cycle: int, shard: dict) -> dict:
-        from pipeline import tasks as orchestration
+        from pipeline import tasks
 
-        return orchestration.ingest_shard(nm.task_settings(), run_id=cycle, shard=shard)
+        return tasks.ingest_shard(nm.task_settings(), run_id=cycle, shard=shard)
 
     @task(execution_timeout=timedelta(minutes=5))
     def finish_run(cycle: int, plan: list[dict]) -> dict:
-        from pipeline import tasks as orchestration
+        from pipeline import tasks
 
-        return orchestration.finish_ingest(nm.task_settings(), run_id=cycle,
+        return tasks.finish_ingest(nm.task_settings(), run_id=cycle,
                                            shards=[shard["name"] for shard in plan])
 
     @task(outlets=[nm.NEW_STORIES], execution_timeout=timedelta(minutes=1))

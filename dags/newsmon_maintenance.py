@@ -29,27 +29,27 @@ from airflow.sdk import CronTriggerTimetable, dag, task
 def newsmon_maintenance() -> None:
     @task(execution_timeout=timedelta(minutes=10))
     def feed_health() -> dict:
-        from pipeline import tasks as orchestration
+        from pipeline import tasks
 
-        return orchestration.report_feed_health(nm.task_settings())
+        return tasks.report_feed_health(nm.task_settings())
 
     @task(execution_timeout=timedelta(minutes=30))
     def retention() -> dict:
-        from pipeline import tasks as orchestration
+        from pipeline import tasks
 
-        return orchestration.apply_retention(nm.task_settings(), keep_days=nm.retention_days())
+        return tasks.apply_retention(nm.task_settings(), keep_days=nm.retention_days())
 
     @task(execution_timeout=timedelta(minutes=60))
     def refresh_views() -> dict:
-        from pipeline import tasks as orchestration
+        from pipeline import tasks
 
-        return orchestration.refresh_views(nm.task_settings())
+        return tasks.refresh_views(nm.task_settings())
 
     @task(execution_timeout=timedelta(minutes=60), trigger_rule="all_done")
     def analyze() -> None:
-        from pipeline import tasks as orchestration
+        from pipeline import tasks
 
-        orchestration.analyze(nm.task_settings())
+        tasks.analyze(nm.task_settings())
 
     [feed_health(), retention(), refresh_views()] >> analyze()
 

@@ -124,3 +124,13 @@ def shared_corpus() -> Path:
     if not SHARED_CORPUS.is_dir():
         pytest.skip("../shared/corpus is not present")
     return SHARED_CORPUS
+
+
+@pytest.fixture
+def role_name(db_url: str) -> Iterator[str]:
+    """A fresh name for a login a test creates; the role is dropped afterwards (roles are
+    cluster-wide, so they outlive the test's own database)."""
+    name = f"login_{uuid.uuid4().hex[:10]}"
+    yield name
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pipeline import tasks as orchestration
+from pipeline import tasks
 from pipeline.config import Settings
 from pipeline.models import Source
 from pipeline.store.sources import sync_sources
@@ -36,11 +36,11 @@ def add_poll(conn: psycopg.Connection, source_id: int, *, status: str, age: time
 def test_failures_are_recorded_once_per_attempt(task_settings, db_url) -> None:
     attempt = {"dag_id": "newsmon_ingest", "task_id": "ingest_shard", "run_id": "scheduled__x",
                "map_index": 1, "log_url": "http://airflow/log"}
-    orchestration.record_task_failure(task_settings, **attempt, try_number=1, will_retry=True,
+    tasks.record_task_failure(task_settings, **attempt, try_number=1, will_retry=True,
                                       error="FetchError: fetch: timed out")
-    orchestration.record_task_failure(task_settings, **attempt, try_number=1, will_retry=True,
+    tasks.record_task_failure(task_settings, **attempt, try_number=1, will_retry=True,
                                       error="FetchError: fetch: timed out")
-    orchestration.record_task_failure(task_settings, **attempt, try_number=2, will_retry=False,
+    tasks.record_task_failure(task_settings, **attempt, try_number=2, will_retry=False,
                                       error="FetchError: fetch: timed out again")
     with psycopg.connect(db_url) as conn:
         rows = conn.execute("""SELECT try_number, will_retry, error, map_index, log_url
@@ -74,7 +74,7 @@ def test_retention_deletes_old_logs_only(task_settings, db_url) -> None:
                    VALUES (%s, now() - %s, 'http://x.example/', 200, 'x', 1)""",
                 (article, timedelta(days=age_days)))
 
-    deleted = orchestration.apply_retention(task_settings, keep_days=30)
+    deleted = tasks.apply_retention(task_settings, keep_days=30)
 
     assert deleted == {"fetch_log": 1, "task_failures": 1, "run_shards": 1, "article_raw": 1}
     with psycopg.connect(db_url) as conn:
@@ -86,7 +86,7 @@ def test_retention_deletes_old_logs_only(task_settings, db_url) -> None:
 
 def test_retention_refuses_to_keep_nothing(task_settings) -> None:
     with pytest.raises(ValueError, match="maintenance: retention must keep at least one day"):
-        orchestration.apply_retention(task_settings, keep_days=0)
+        tasks.apply_retention(task_settings, keep_days=0)
 
 
 def test_feed_health_report_names_failing_and_dead_feeds(task_settings, db_url,
@@ -113,7 +113,7 @@ def test_feed_health_report_names_failing_and_dead_feeds(task_settings, db_url,
                      (removed,))
 
     with caplog.at_level(logging.WARNING, logger="pipeline.tasks"):
-        counts = orchestration.report_feed_health(task_settings)
+        counts = tasks.report_feed_health(task_settings)
 
     # One vocabulary with `newsmon sources check` and the feed_health view: disabled
     # sources are counted now (they used to be left out), never warned about.
@@ -132,7 +132,7 @@ def test_finish_marks_the_cycle_failed_when_a_shard_never_finished(task_settings
         conn.execute("""INSERT INTO run_shards (run_id, shard, summary)
                         VALUES (%s, '1/2', '{"new_articles": 4, "relevant": 2}')""", (run,))
 
-    partial = orchestration.finish_ingest(task_settings, run_id=run, shards=["1/2", "2/2"])
+    partial = tasks.finish_ingest(task_settings, run_id=run, shards=["1/2", "2/2"])
     assert partial == {"run_id": run, "new_articles": 4, "relevant": 2, "missing_shards": 1}
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT status FROM runs WHERE id = %s", (run,)).fetchone() == \
@@ -141,7 +141,7 @@ def test_finish_marks_the_cycle_failed_when_a_shard_never_finished(task_settings
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("""INSERT INTO run_shards (run_id, shard, summary)
                         VALUES (%s, '2/2', '{"new_articles": 1, "relevant": 0}')""", (run,))
-    complete = orchestration.finish_ingest(task_settings, run_id=run, shards=["1/2", "2/2"])
+    complete = tasks.finish_ingest(task_settings, run_id=run, shards=["1/2", "2/2"])
     assert complete["new_articles"] == 5 and complete["missing_shards"] == 0
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT status, summary->>'relevant' FROM runs WHERE id = %s",
@@ -157,7 +157,7 @@ def test_shards_never_split_a_host(task_settings, db_url, tmp_path: Path) -> Non
         ]), encoding="utf-8")
     settings = task_settings.replace(sources_file=sources)
 
-    plan = orchestration.plan_shards(settings, max_shards=2)
+    plan = tasks.plan_shards(settings, max_shards=2)
 
     assert [shard["name"] for shard in plan] == ["1/2", "2/2"]
     with psycopg.connect(db_url) as conn:
@@ -173,9 +173,9 @@ def test_open_run_reuses_the_row_of_the_same_scheduler_run(task_settings, db_url
     sources.write_text('[[sources]]\nname = "a"\nurl = "http://127.0.0.1:9/a.xml"\n',
                        encoding="utf-8")
     settings = task_settings.replace(sources_file=sources)
-    first = orchestration.open_run(settings, external_id="newsmon_ingest@2026-03-01T00:00:00")
-    again = orchestration.open_run(settings, external_id="newsmon_ingest@2026-03-01T00:00:00")
-    other = orchestration.open_run(settings, external_id="newsmon_ingest@2026-03-01T00:15:00")
+    first = tasks.open_run(settings, external_id="newsmon_ingest@2026-03-01T00:00:00")
+    again = tasks.open_run(settings, external_id="newsmon_ingest@2026-03-01T00:00:00")
+    other = tasks.open_run(settings, external_id="newsmon_ingest@2026-03-01T00:15:00")
     assert first == again != other
 
 

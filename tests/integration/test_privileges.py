@@ -12,8 +12,6 @@ import re
 import shutil
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -45,14 +43,6 @@ LOCK_CALLS = [f"SELECT pg_try_advisory_lock({CYCLE_LOCK})",
 @pytest.fixture
 def cli_settings(settings: Settings, db_url: str) -> Settings:
     return settings.replace(database_url=db_url)
-
-
-@pytest.fixture
-def login_name(db_url: str) -> Iterator[str]:
-    name = f"login_{uuid.uuid4().hex[:10]}"
-    yield name
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 def wait_for(conn: psycopg.Connection, query: str, params: tuple) -> None:
@@ -166,10 +156,10 @@ def test_a_reader_transaction_does_not_hold_a_migration_up(cli_settings, db_url,
 
 
 def test_a_reader_that_lifts_its_statement_timeout_is_still_stopped(cli_settings, db_url,
-                                                                    login_name) -> None:
+                                                                    role_name) -> None:
     with psycopg.connect(db_url, autocommit=True) as admin:
-        grant_login(admin, login_name, role="reader", statement_timeout="1ms")
-    reader = psycopg.connect(with_login(db_url, login_name), autocommit=True,
+        grant_login(admin, role_name, role="reader", statement_timeout="1ms")
+    reader = psycopg.connect(with_login(db_url, role_name), autocommit=True,
                              options="-c statement_timeout=0")
     pid = reader.info.backend_pid
     outcome: list[BaseException] = []
@@ -191,20 +181,20 @@ def test_a_reader_that_lifts_its_statement_timeout_is_still_stopped(cli_settings
         worker.join(timeout=60)
     finally:
         reader.close()
-    assert [(s.pid, s.login, s.reason) for s in stopped] == [(pid, login_name, "statement")]
+    assert [(s.pid, s.login, s.reason) for s in stopped] == [(pid, role_name, "statement")]
     assert outcome and isinstance(outcome[0], psycopg.OperationalError)
 
 
 def test_a_reader_idle_in_a_transaction_is_stopped_past_its_limit(cli_settings, db_url,
-                                                                  login_name) -> None:
+                                                                  role_name) -> None:
     with psycopg.connect(db_url, autocommit=True) as admin:
-        grant_login(admin, login_name, role="reader")
+        grant_login(admin, role_name, role="reader")
         admin.execute(sql.SQL("ALTER ROLE {} SET idle_in_transaction_session_timeout = '1ms'")
-                      .format(sql.Identifier(login_name)))
-    with psycopg.connect(with_login(db_url, login_name),
+                      .format(sql.Identifier(role_name)))
+    with psycopg.connect(with_login(db_url, role_name),
                          options="-c idle_in_transaction_session_timeout=0") as reader, \
             psycopg.connect(database_url(cli_settings), autocommit=True) as owner:
-        idle = psycopg.connect(with_login(db_url, login_name), autocommit=True)  # not in a txn
+        idle = psycopg.connect(with_login(db_url, role_name), autocommit=True)  # not in a txn
         reader.execute("SELECT count(*) FROM articles")
         pid = reader.info.backend_pid
         wait_for(owner, """SELECT state = 'idle in transaction'
@@ -261,12 +251,12 @@ def test_two_shards_never_poll_one_source_at_once(settings, db_url, tmp_path) ->
 
 
 def test_a_web_login_changes_subscriptions_and_nothing_else(cli_settings, db_url,
-                                                            login_name) -> None:
-    done = CliRunner().invoke(db_grant_login, [login_name, "--role", "web"], obj=cli_settings)
+                                                            role_name) -> None:
+    done = CliRunner().invoke(db_grant_login, [role_name, "--role", "web"], obj=cli_settings)
     assert done.exit_code == 0, done.output
     with psycopg.connect(db_url, autocommit=True) as admin:
         ana = add_subscriber(admin, email="ana@example.org", watchlists=["venezuela"])
-    with psycopg.connect(with_login(db_url, login_name), autocommit=True) as web:
+    with psycopg.connect(with_login(db_url, role_name), autocommit=True) as web:
         assert get_subscriber(web, subscriber_id=ana.id).email == "ana@example.org"
         assert update_subscriber(web, subscriber_id=ana.id, mode="daily", via="web").mode == "daily"
         assert unsubscribe(web, ana.id, via="one-click") is True
@@ -280,19 +270,19 @@ def test_a_web_login_changes_subscriptions_and_nothing_else(cli_settings, db_url
             ("subscribe",), ("update",), ("unsubscribe",)]
 
 
-def test_an_owner_login_with_a_password_runs_the_pipeline(cli_settings, db_url, login_name,
+def test_an_owner_login_with_a_password_runs_the_pipeline(cli_settings, db_url, role_name,
                                                           monkeypatch) -> None:
     monkeypatch.setenv("OWNER_PASSWORD", "correct horse battery staple")
-    done = CliRunner().invoke(db_grant_login, [login_name, "--role", "owner",
+    done = CliRunner().invoke(db_grant_login, [role_name, "--role", "owner",
                                                "--password-env", "OWNER_PASSWORD"],
                               obj=cli_settings)
     assert done.exit_code == 0, done.output
     with psycopg.connect(db_url) as admin:
         stored = admin.execute("SELECT rolpassword, rolsuper FROM pg_authid WHERE rolname = %s",
-                               (login_name,)).fetchone()
+                               (role_name,)).fetchone()
     assert stored[0].startswith("SCRAM-SHA-256$") and "horse" not in stored[0]
     assert stored[1] is False
-    owner_url = with_login(db_url, login_name)
+    owner_url = with_login(db_url, role_name)
     summary = run_cycle(cli_settings, sources=[], db_url=owner_url)
     assert not summary.skipped_locked
     with psycopg.connect(owner_url) as owner:
@@ -302,18 +292,18 @@ def test_an_owner_login_with_a_password_runs_the_pipeline(cli_settings, db_url, 
 
 
 @pytest.mark.parametrize("password", [None, "", "short-but-15-ch"])
-def test_grant_login_refuses_a_missing_or_short_password(cli_settings, db_url, login_name,
+def test_grant_login_refuses_a_missing_or_short_password(cli_settings, db_url, role_name,
                                                          monkeypatch, password) -> None:
     if password is not None:
         monkeypatch.setenv("OWNER_PASSWORD", password)
     else:
         monkeypatch.delenv("OWNER_PASSWORD", raising=False)
-    done = CliRunner().invoke(db_grant_login, [login_name, "--role", "owner",
+    done = CliRunner().invoke(db_grant_login, [role_name, "--role", "owner",
                                                "--password-env", "OWNER_PASSWORD"],
                               obj=cli_settings)
     assert done.exit_code == 1 and "shorter than 16 characters" in done.output
     with psycopg.connect(db_url) as admin:
-        assert admin.execute("SELECT to_regrole(%s)", (login_name,)).fetchone() == (None,)
+        assert admin.execute("SELECT to_regrole(%s)", (role_name,)).fetchone() == (None,)
 
 
 def test_grant_login_leaves_a_role_outside_the_group_alone(cli_settings, db_url) -> None:

@@ -6,9 +6,6 @@ group role itself may already exist on a shared server, which the migration must
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 from click.testing import CliRunner
@@ -18,14 +15,6 @@ from pipeline.cli.research import grant_reader_command
 from pipeline.config import Settings
 from pipeline.research import ResearchError, grant_reader, reader_conninfo
 from pipeline.store import apply_migrations
-
-
-@pytest.fixture
-def reader_name(db_url: str) -> Iterator[str]:
-    name = f"researcher_{uuid.uuid4().hex[:10]}"
-    yield name
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 @pytest.fixture
@@ -52,10 +41,10 @@ def admin(db_url: str) -> psycopg.Connection:
     return psycopg.connect(db_url, autocommit=True)
 
 
-def test_a_reader_reads_articles_views_and_searches(db_url, stocked, reader_name) -> None:
+def test_a_reader_reads_articles_views_and_searches(db_url, stocked, role_name) -> None:
     with admin(db_url) as conn:
-        grant_reader(conn, reader_name)
-    with login(db_url, reader_name) as reader:
+        grant_reader(conn, role_name)
+    with login(db_url, role_name) as reader:
         assert reader.execute("SELECT title FROM articles").fetchall() == [("Maduro",)]
         assert reader.execute("SELECT watchlist FROM relevant_articles").fetchall() == [
             ("venezuela",)]
@@ -66,11 +55,11 @@ def test_a_reader_reads_articles_views_and_searches(db_url, stocked, reader_name
 
 
 @pytest.mark.parametrize("table", ["subscribers", "alerts"])
-def test_a_reader_cannot_see_subscribers_or_their_alerts(db_url, stocked, reader_name,
+def test_a_reader_cannot_see_subscribers_or_their_alerts(db_url, stocked, role_name,
                                                          table) -> None:
     with admin(db_url) as conn:
-        grant_reader(conn, reader_name)
-    with login(db_url, reader_name) as reader, pytest.raises(errors.InsufficientPrivilege):
+        grant_reader(conn, role_name)
+    with login(db_url, role_name) as reader, pytest.raises(errors.InsufficientPrivilege):
         reader.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(table)))
 
 
@@ -83,11 +72,11 @@ def test_a_reader_cannot_see_subscribers_or_their_alerts(db_url, stocked, reader
     "REFRESH MATERIALIZED VIEW story_overview",
     "CREATE TABLE mine (id int)",
 ])
-def test_a_reader_cannot_write_even_after_leaving_read_only_mode(db_url, stocked, reader_name,
+def test_a_reader_cannot_write_even_after_leaving_read_only_mode(db_url, stocked, role_name,
                                                                  statement) -> None:
     with admin(db_url) as conn:
-        grant_reader(conn, reader_name)
-    with login(db_url, reader_name) as reader:
+        grant_reader(conn, role_name)
+    with login(db_url, role_name) as reader:
         # The read-only default is a convenience the reader can switch off; privileges are not.
         reader.execute("SET default_transaction_read_only = off")
         with pytest.raises(errors.InsufficientPrivilege):
@@ -97,38 +86,38 @@ def test_a_reader_cannot_write_even_after_leaving_read_only_mode(db_url, stocked
         assert conn.execute("SELECT count(*) FROM matches").fetchone() == (1,)
 
 
-def test_a_reader_session_is_read_only_by_default(db_url, reader_name) -> None:
+def test_a_reader_session_is_read_only_by_default(db_url, role_name) -> None:
     with admin(db_url) as conn:
-        grant_reader(conn, reader_name)
-    with login(db_url, reader_name) as reader:
+        grant_reader(conn, role_name)
+    with login(db_url, role_name) as reader:
         assert reader.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
         assert reader.execute("SHOW statement_timeout").fetchone() == ("1min",)
         with pytest.raises(errors.ReadOnlySqlTransaction):
             reader.execute("CREATE TEMP TABLE scratch (id int)")
 
 
-def test_statement_timeout_stops_a_long_query(db_url, reader_name) -> None:
+def test_statement_timeout_stops_a_long_query(db_url, role_name) -> None:
     with admin(db_url) as conn:
-        grant_reader(conn, reader_name, statement_timeout="200ms")
-    with login(db_url, reader_name) as reader:
+        grant_reader(conn, role_name, statement_timeout="200ms")
+    with login(db_url, role_name) as reader:
         assert reader.execute("SHOW statement_timeout").fetchone() == ("200ms",)
         with pytest.raises(errors.QueryCanceled, match="statement timeout"):
             reader.execute("SELECT pg_sleep(30)")
 
 
-def test_granting_again_updates_the_login_and_hashes_the_password(db_url, reader_name) -> None:
+def test_granting_again_updates_the_login_and_hashes_the_password(db_url, role_name) -> None:
     with admin(db_url) as conn:
-        grant_reader(conn, reader_name, statement_timeout="5s")
-        grant_reader(conn, reader_name, "s3cret 'quoted'", statement_timeout="7s")
+        grant_reader(conn, role_name, statement_timeout="5s")
+        grant_reader(conn, role_name, "s3cret 'quoted'", statement_timeout="7s")
         stored = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s",
-                              (reader_name,)).fetchone()[0]
+                              (role_name,)).fetchone()[0]
         members = conn.execute(
             """SELECT count(*) FROM pg_auth_members
                WHERE roleid = 'newsmon_reader'::regrole AND member = %s::regrole""",
-            (reader_name,)).fetchone()
+            (role_name,)).fetchone()
     assert stored.startswith(("SCRAM-SHA-256$", "md5")) and "s3cret" not in stored
     assert members == (1,)
-    with login(db_url, reader_name) as reader:
+    with login(db_url, role_name) as reader:
         assert reader.execute("SHOW statement_timeout").fetchone() == ("7s",)
 
 
@@ -150,23 +139,23 @@ def test_an_existing_role_that_is_not_a_reader_is_left_alone(db_url) -> None:
 
 
 def test_the_command_prints_a_working_connection_string(settings: Settings, db_url,
-                                                         reader_name) -> None:
-    done = CliRunner().invoke(grant_reader_command, [reader_name, "--password", "none"],
+                                                         role_name) -> None:
+    done = CliRunner().invoke(grant_reader_command, [role_name, "--password", "none"],
                               obj=settings.replace(database_url=db_url))
     assert done.exit_code == 0, done.output
     conninfo = done.stdout.strip()
     with psycopg.connect(conninfo) as reader:
-        assert reader.execute("SELECT current_user").fetchone() == (reader_name,)
+        assert reader.execute("SELECT current_user").fetchone() == (role_name,)
         assert reader.execute("SELECT count(*) FROM articles").fetchone() == (0,)
 
 
 def test_the_command_generates_a_password_by_default(settings: Settings, db_url,
-                                                     reader_name) -> None:
-    done = CliRunner().invoke(grant_reader_command, [reader_name],
+                                                     role_name) -> None:
+    done = CliRunner().invoke(grant_reader_command, [role_name],
                               obj=settings.replace(database_url=db_url))
     assert done.exit_code == 0, done.output
     params = psycopg.conninfo.conninfo_to_dict(done.stdout.strip())
-    assert params["user"] == reader_name and len(params["password"]) >= 20
+    assert params["user"] == role_name and len(params["password"]) >= 20
 
 
 def test_migrating_a_new_database_copes_with_an_existing_reader_role(template_db,
