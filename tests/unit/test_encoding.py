@@ -110,3 +110,16 @@ def test_mojibake_is_repaired(broken, fixed) -> None:
 ])
 def test_repair_leaves_good_text_alone(good) -> None:
     assert repair_mojibake(good) == good
+
+
+def test_mojibake_is_repaired_line_by_line_and_clean_lines_stay_byte_for_byte() -> None:
+    # ftfy sees only the lines that hold mojibake; a page mixing both keeps its clean
+    # lines exactly, including ones a whole-page pass might have touched.
+    page = ("<p>SÃO PAULO e NÃO são palavras</p>\r\n"
+            "<p>La soberanÃ­a de Venezuela</p>\n"
+            "<p>ﬁnal ＡＢＣ ½ “curvas”</p>\n"
+            "<p>â€œTren de Araguaâ€\x9d</p>")
+    assert repair_mojibake(page) == ("<p>SÃO PAULO e NÃO são palavras</p>\r\n"
+                                     "<p>La soberanía de Venezuela</p>\n"
+                                     "<p>ﬁnal ＡＢＣ ½ “curvas”</p>\n"
+                                     "<p>“Tren de Aragua”</p>")
