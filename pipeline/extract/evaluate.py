@@ -48,6 +48,7 @@ from pipeline.extract.page import (
     ExtractError,
 )
 from pipeline.extract.pool import WARM_UP_PAGE, ExtractPool, pool_context
+from pipeline.match.language import detect_language
 
 TOKEN = re.compile(r"\w+")
 LANGUAGE_GROUPS = ("en", "es")  # the languages newsmon's watchlists are in; the rest is "other"
@@ -177,10 +178,16 @@ def load_pages(directory: Path) -> list[Page]:
                 expected_text=item.get("expected_text") or "",
                 expected_with=tuple(item.get("expected_with") or ()),
                 expected_without=tuple(item.get("expected_without") or ()),
-                lang=item.get("html_lang") or item.get("lang"),
+                lang=item.get("html_lang") or item.get("lang") or _detected_language(item),
             )
         )
     return pages
+
+
+def _detected_language(item: dict[str, Any]) -> str | None:
+    # A page that declares no language is grouped by what it is written in, as the
+    # pipeline does (ingest.judge): an undeclared Spanish page is a Spanish page.
+    return detect_language(item.get("expected_text") or " ".join(item.get("expected_with") or ()))
 
 
 def corpus_dirs(directory: Path) -> list[Path]:
