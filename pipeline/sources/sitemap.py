@@ -196,6 +196,9 @@ def _url_item(node: etree._Element, *, base_url: str, language: str | None,
         publication = _child(news, "publication")
         if publication is not None:
             lang = language_code(_child_text(publication, "language"))
+    video = _child(node, "video")
+    if not title and video is not None:  # a video sitemap's entry is titled in its video
+        title = clean_title(_child_text(video, "title"))
     moment = parse_iso_datetime(stated)
     published_at, flags = checked_date(moment, now=now)
     if stated and moment is None:
