@@ -2,7 +2,8 @@
 
 Kinds: `rss` (RSS, Atom, RDF, JSON Feed), `google_news` and `bing_news` (keyless search
 RSS, links resolved to publisher URLs), `gdelt` (DOC 2.0 API), `sitemap` (news sitemaps and
-sitemap indexes), `newsapi` (keyed search API).
+sitemap indexes), `newsapi` (keyed search API), `guardian` (keyed full-text API: its items
+carry the article's text, so the cycle fetches no page for them).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.config import Settings
 from pipeline.errors import ConfigurationError
 from pipeline.models import FeedItem, ParsedFeed, Response, Source
-from pipeline.sources import bing_news, gdelt, google_news, newsapi, rss, sitemap
+from pipeline.sources import bing_news, gdelt, google_news, guardian, newsapi, rss, sitemap
 from pipeline.sources.errors import FeedParseError, SourceSkipped
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ ADAPTERS: dict[str, Adapter] = {
                        request_headers=newsapi.request_headers),
     "bing_news": Adapter(parse=bing_news.parse_response, request_url=bing_news.request_url,
                          feed=True),
+    "guardian": Adapter(parse=guardian.parse_response, request_url=guardian.request_url,
+                        request_headers=guardian.request_headers),
 }
 
 # kind -> parser of a fetched response.
