@@ -63,6 +63,7 @@ class Settings:
     poll_failing_interval_s: float = 24 * 3600.0
     poll_max_items: int = 500  # newest entries kept per poll; older ones are archive, not news
     newsapi_key: str | None = None  # NewsAPI sources are skipped (and logged) without it
+    guardian_key: str | None = None  # Guardian content API sources: likewise
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_security: str = "none"  # none | starttls | ssl
@@ -114,6 +115,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "NEWSMON_POLL_FAILING_INTERVAL": ("poll_failing_interval_s", float),
     "NEWSMON_POLL_MAX_ITEMS": ("poll_max_items", int),
     "NEWSMON_NEWSAPI_KEY": ("newsapi_key", str),
+    "NEWSMON_GUARDIAN_KEY": ("guardian_key", str),
     "NEWSMON_SMTP_HOST": ("smtp_host", str),
     "NEWSMON_SMTP_PORT": ("smtp_port", int),
     "NEWSMON_SMTP_SECURITY": ("smtp_security", str),

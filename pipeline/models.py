@@ -45,6 +45,9 @@ class FeedItem:
     # When the source says the entry last changed (Atom <updated>, JSON Feed date_modified,
     # sitemap <lastmod>): the hint that a stored page may have been revised.
     updated_at: datetime | None = None
+    # The article's full text when the source delivers it (a full-text API): the cycle
+    # then stores it as is, without fetching or extracting the page.
+    body: str | None = None
 
 
 @record
@@ -90,7 +93,8 @@ class Article:
     categories: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     page_canonical_url: str | None = None  # <link rel=canonical> / og:url, as the page states it
-    # Which extraction path made `text`: "precision" or "balanced" (extract.page.main_text).
+    # Which extraction path made `text`: "precision" or "balanced" (extract.page.main_text),
+    # or "api" when the source delivered the text (FeedItem.body).
     extraction_mode: str | None = None
 
 

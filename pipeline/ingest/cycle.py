@@ -49,7 +49,7 @@ from pipeline.store.articles import (
     source_baseline,
     store_article,
 )
-from pipeline.store.raw import save_raw
+from pipeline.store.raw import drop_raw, save_raw
 from pipeline.text import MAX_URL, strip_controls
 from pipeline.urls import host_of
 
@@ -371,6 +371,10 @@ class _Cycle:
         return fresh
 
     async def process_item(self, source: Source, key: str, item: FeedItem) -> None:
+        if item.body is not None:  # the source delivered the text: there is no page to fetch
+            async with self._slots:
+                await self.ingest_delivered(source, key, item)
+            return
         # A host's entries queue at its own gate (as many as the client's per-host cap)
         # before taking a slot, so a slow host holds a few slots, never all of them.
         gate = self._host_gates.setdefault(
@@ -400,8 +404,28 @@ class _Cycle:
         except ExtractError as exc:
             await self.record(source, key, item, Outcome.FAILED_EXTRACT, error=str(exc))
             return
+        await self.judge_and_store(source, key, item, page, page_date=page.article.published_at,
+                                   response=response)
+
+    async def ingest_delivered(self, source: Source, key: str, item: FeedItem) -> None:
+        """Judge and store the text a source delivered with its entry (FeedItem.body)."""
+        try:
+            page: ExtractedPage = await self.pool.call(
+                delivered_page, item, source_language=source.language,
+                watchlist=self.settings.watchlist)
+        except ExtractError as exc:  # out of time or memory, or the worker died
+            await self.record(source, key, item, Outcome.FAILED_EXTRACT, error=str(exc))
+            return
+        # The source's date is the entry's (feed) date; there is no page to state another.
+        await self.judge_and_store(source, key, item, page, page_date=None, response=None)
+
+    async def judge_and_store(self, source: Source, key: str, item: FeedItem,
+                              page: ExtractedPage, *, page_date: datetime | None,
+                              response: Response | None) -> None:
+        """Judge a text (dates, completeness, verdict) and store it with the entry's
+        outcome; `response` is the fetched page to archive, None for a delivered text."""
         article = self.complete(page.article, item, source)
-        full = judge_fulltext(article=article, item=item, page_date=page.article.published_at,
+        full = judge_fulltext(article=article, item=item, page_date=page_date,
                               early_match=page.match, watchlist=self.watchlist,
                               baseline_chars=await self.baseline(source))
         try:
@@ -489,8 +513,21 @@ def extract_page(body: bytes, *, url: str, content_type: str | None = None,
                          match=early_verdict(article, watchlist))
 
 
+def delivered_page(item: FeedItem, *, source_language: str | None,
+                   watchlist: str) -> ExtractedPage:
+    """`extract_page` for a text the source delivered (FeedItem.body): nothing to extract,
+    the same keys and verdict. Runs in an extraction worker (ExtractPool.call)."""
+    text = item.body or ""
+    article = Article(url=item.url, canonical_url=canonical_url(item.url), title=item.title,
+                      text=text, author=item.author, published_at=item.published_at,
+                      lang=item.language or detect_language(text) or source_language,
+                      description=item.summary or None, extraction_mode="api")
+    return ExtractedPage(article=article, keys=text_keys(text),
+                         match=early_verdict(article, watchlist))
+
+
 def _store_with_item(conn: psycopg.Connection, *, source: Source, key: str, item: FeedItem,
-                     article: Article, full: Fulltext, response: Response,
+                     article: Article, full: Fulltext, response: Response | None,
                      keys: TextKeys | None = None,
                      alert_window_hours: float = 24.0) -> Outcome:
     """Article, verdict and the entry's outcome in one transaction."""
@@ -502,7 +539,7 @@ def _store_with_item(conn: psycopg.Connection, *, source: Source, key: str, item
                                feed_url=item.url, keys=keys,
                                columns=full.columns(article))
         if stored.outcome == StoreOutcome.NEW:
-            save_raw(conn, article_id=stored.article_id, response=response)
+            _archive(conn, article_id=stored.article_id, response=response)
             outcome = Outcome.NEW_RELEVANT if match.relevant else Outcome.NEW_IRRELEVANT
             if match.relevant:  # unique per (subscriber, story): a copy in a known story adds none
                 queue_alerts(conn, article_id=stored.article_id, story_id=stored.story_id,
@@ -510,9 +547,19 @@ def _store_with_item(conn: psycopg.Connection, *, source: Source, key: str, item
                              window_hours=alert_window_hours)
         elif stored.outcome == StoreOutcome.REVISION:
             outcome = Outcome.REVISED
-            save_raw(conn, article_id=stored.article_id, response=response)  # reextract reads it
+            _archive(conn, article_id=stored.article_id, response=response)
         else:  # a known page, unchanged, or a verbatim copy of a stored article
             outcome = Outcome.DUPLICATE
         queries.record_item(conn, source_id=source.id, item_key=key, url=item.url,
                             title=item.title, outcome=outcome, article_id=stored.article_id)
     return outcome
+
+
+def _archive(conn: psycopg.Connection, *, article_id: int, response: Response | None) -> None:
+    """Keep the page whose text is stored, for re-extraction. A text the source delivered
+    has no page: a page archived earlier for the article no longer holds its text, and
+    re-extracting it would undo the new one, so it goes."""
+    if response is not None:
+        save_raw(conn, article_id=article_id, response=response)
+    else:
+        drop_raw(conn, article_id=article_id)

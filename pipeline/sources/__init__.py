@@ -1,7 +1,9 @@
 """Sources: the sources file, and one adapter per kind turning a response into FeedItems.
 
-Kinds: `rss` (RSS, Atom, RDF, JSON Feed), `google_news` (search RSS), `gdelt` (DOC 2.0
-API), `sitemap` (news sitemaps and sitemap indexes), `newsapi` (keyed search API).
+Kinds: `rss` (RSS, Atom, RDF, JSON Feed), `google_news` and `bing_news` (keyless search
+RSS, links resolved to publisher URLs), `gdelt` (DOC 2.0 API), `sitemap` (news sitemaps and
+sitemap indexes), `newsapi` (keyed search API), `guardian` (keyed full-text API: its items
+carry the article's text, so the cycle fetches no page for them).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.config import Settings
 from pipeline.errors import ConfigurationError
 from pipeline.models import FeedItem, ParsedFeed, Response, Source
-from pipeline.sources import gdelt, google_news, newsapi, rss, sitemap
+from pipeline.sources import bing_news, gdelt, google_news, guardian, newsapi, rss, sitemap
 from pipeline.sources.errors import FeedParseError, SourceSkipped
 
 if TYPE_CHECKING:
@@ -36,9 +38,13 @@ async def run_here(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     return fn(*args, **kwargs)
 
 
+# A response's items; or a ParsedFeed when the adapter also notes what it left out.
+Parse = Callable[[Source, Response], list[FeedItem] | ParsedFeed]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Adapter:
-    parse: Callable[[Source, Response], list[FeedItem]]
+    parse: Parse
     # Builds the URL polled from the source's params (default: source.url as is).
     request_url: Callable[[Source], str] | None = None
     # Extra request headers, e.g. an API key; raises SourceSkipped when one is missing.
@@ -57,12 +63,14 @@ ADAPTERS: dict[str, Adapter] = {
     "sitemap": Adapter(parse=sitemap.parse_response, collect=sitemap.collect_items),
     "newsapi": Adapter(parse=newsapi.parse_response, request_url=newsapi.request_url,
                        request_headers=newsapi.request_headers),
+    "bing_news": Adapter(parse=bing_news.parse_response, request_url=bing_news.request_url,
+                         feed=True),
+    "guardian": Adapter(parse=guardian.parse_response, request_url=guardian.request_url,
+                        request_headers=guardian.request_headers),
 }
 
 # kind -> parser of a fetched response.
-PARSERS: dict[str, Callable[[Source, Response], list[FeedItem]]] = {
-    kind: adapter.parse for kind, adapter in ADAPTERS.items()
-}
+PARSERS: dict[str, Parse] = {kind: adapter.parse for kind, adapter in ADAPTERS.items()}
 
 
 class SourcesFileError(ConfigurationError):
@@ -110,7 +118,11 @@ def source_problem(source: Source) -> str | None:
 
 
 def parse_items(source: Source, response: Response) -> list[FeedItem]:
-    return PARSERS[source.kind](source, response)
+    return _as_parsed(PARSERS[source.kind](source, response)).items
+
+
+def _as_parsed(parsed: list[FeedItem] | ParsedFeed) -> ParsedFeed:
+    return parsed if isinstance(parsed, ParsedFeed) else ParsedFeed(items=parsed)
 
 
 def request_url(source: Source) -> str:
@@ -138,7 +150,8 @@ def read_items(source: Source, response: Response) -> ParsedFeed:
             note = (f"parse: feed lists {listed} entries; kept the first "
                     f"{rss.MAX_ENTRIES - tail} and the last {tail}")
             notes = (note,)
-    return ParsedFeed(items=parse_items(source, response), notes=notes)
+    parsed = _as_parsed(PARSERS[source.kind](source, response))
+    return ParsedFeed(items=parsed.items, notes=notes + parsed.notes)
 
 
 async def collect_items(client: HttpClient, source: Source, response: Response, *,

@@ -41,3 +41,15 @@ def language_code(value: object) -> str | None:
         return None
     code = value.split("-")[0].split("_")[0].strip().lower()
     return code if code.isascii() and code.isalpha() else None  # it is stored and matched on
+
+
+def title_without_publisher(title: str, publisher: str) -> str:
+    """`title` without the " - Publisher" that aggregators append to headlines.
+
+    Only that exact suffix goes: splitting on the last " - " would cut headlines that
+    hold one of their own ("Madrid - Barcelona: 2-1").
+    """
+    suffix = f" - {publisher}"
+    if publisher and title.endswith(suffix) and len(title) > len(suffix):
+        return title[: -len(suffix)].rstrip()
+    return title

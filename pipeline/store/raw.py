@@ -33,6 +33,11 @@ def save_raw(conn: psycopg.Connection, *, article_id: int, response: Response) -
     )
 
 
+def drop_raw(conn: psycopg.Connection, *, article_id: int) -> None:
+    """Forget the article's archived response (its text no longer comes from that page)."""
+    conn.execute("DELETE FROM article_raw WHERE article_id = %s", (article_id,))
+
+
 def raw_body(compressed: bytes) -> bytes:
     return zlib.decompress(compressed)
 
