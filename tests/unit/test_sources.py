@@ -18,6 +18,9 @@ def test_default_sources_cover_both_languages_and_search_queries() -> None:
     assert {s.language for s in sources} == {"en", "es"}
     assert any("Tren+de+Aragua" in s.url for s in sources)
     assert len({s.name for s in sources}) == len(sources)
+    # the keyless search services, each queried in both languages
+    for kind in ("google_news", "bing_news", "gdelt"):
+        assert {s.language for s in sources if s.kind == kind} == {"en", "es"}, kind
 
 
 @pytest.mark.parametrize("text, message", [
