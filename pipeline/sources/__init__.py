@@ -47,6 +47,9 @@ class Adapter:
     collect: Callable[..., Awaitable[ParsedFeed]] | None = None
     # The body is an RSS, Atom, RDF or JSON feed: its entries are capped before parsing.
     feed: bool = False
+    # Reads an API's own words in an error answer (status, headers, start of the body) as
+    # SourceMisconfigured or SourceRateLimited; None leaves the HTTP error as it is.
+    explain_error: Callable[[Source, Response], Exception | None] | None = None
 
 
 ADAPTERS: dict[str, Adapter] = {
