@@ -45,6 +45,8 @@ class FeedItem:
     # When the source says the entry last changed (Atom <updated>, JSON Feed date_modified,
     # sitemap <lastmod>): the hint that a stored page may have been revised.
     updated_at: datetime | None = None
+    # Where the publisher is, when the source says (GDELT's sourcecountry): ISO 3166-1 alpha-2.
+    country: str | None = None
 
 
 @record

@@ -136,7 +136,9 @@ def test_gdelt_asks_for_an_article_list_and_reads_its_json(settings) -> None:
 @pytest.mark.parametrize("body, status, expected", [
     (b"", "ok", ""),
     (b"{}", "ok", ""),
-    (b"The specified phrase is too short.\n", "error", "GDELT did not answer JSON"),
+    (b"The specified phrase is too short.\n", "error",
+     "gdelt: query rejected: The specified phrase is too short."),
+    (b"Service unavailable\n", "error", "GDELT did not answer JSON ('Service unavailable')"),
 ])
 def test_gdelt_empty_answers_and_plain_text_errors(settings, body, status, expected) -> None:
     with LoopbackServer({"/doc": (200, {"content-type": "text/html"}, body)}) as server:
