@@ -60,7 +60,8 @@ ADAPTERS: dict[str, Adapter] = {
                      explain_error=gdelt.explain_error),
     "sitemap": Adapter(parse=sitemap.parse_response, collect=sitemap.collect_items),
     "newsapi": Adapter(parse=newsapi.parse_response, request_url=newsapi.request_url,
-                       request_headers=newsapi.request_headers),
+                       request_headers=newsapi.request_headers,
+                       explain_error=newsapi.explain_error),
 }
 
 # kind -> parser of a fetched response.
