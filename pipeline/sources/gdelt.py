@@ -65,7 +65,7 @@ def parse_response(source: Source, response: Response) -> list[FeedItem]:
     text = _text(response.body)
     if not text:
         return []  # GDELT sends an empty body when nothing matched the time span
-    if not text.startswith("{"):
+    if not text.startswith(("{", "[")):
         # Checked before any JSON parse: GDELT's errors are plain text, even with format=json.
         raise explain_error(source, response) or FeedParseError(
             f"parse: GDELT did not answer JSON ({_quote(text)!r})")
