@@ -48,6 +48,8 @@ class FeedItem:
     # The article's full text when the source delivers it (a full-text API): the cycle
     # then stores it as is, without fetching or extracting the page.
     body: str | None = None
+    # Where the publisher is, when the source says (GDELT's sourcecountry): ISO 3166-1 alpha-2.
+    country: str | None = None
 
 
 @record

@@ -114,7 +114,8 @@ def send_digests(settings: Settings) -> dict[str, int]:
 
 
 def report_feed_health(settings: Settings) -> dict[str, int]:
-    """Log every source that is failing or dead; returns how many are in each health state.
+    """Log every source that is misconfigured, failing or dead; returns how many are in each
+    health state.
 
     The states and their rule are the one notion `newsmon sources check` and the
     researchers' `feed_health` view show (pipeline/store/sources.py HEALTH_STATES).
@@ -125,7 +126,7 @@ def report_feed_health(settings: Settings) -> dict[str, int]:
     counts = dict.fromkeys(HEALTH_STATES, 0)
     for row in rows:
         counts[row.health] += 1
-        if row.health in ("failing", "dead"):
+        if row.health in ("misconfigured", "failing", "dead"):
             since = (row.last_success_at.isoformat(timespec="minutes")
                      if row.last_success_at else "never")
             log.warning("feed health: %s is %s (%d failed polls in a row, last ok %s): %s",

@@ -67,5 +67,23 @@ async def read_capped(response: httpx.Response, *, max_bytes: int, url: str) -> 
     return bytes(body)
 
 
+async def read_start(response: httpx.Response, *, max_bytes: int, url: str) -> bytes:
+    """The first `max_bytes` of the decoded body, never an error: for an error answer, whose
+    words help but whose body may be anything (cut short, badly encoded, huge)."""
+    try:
+        inflater = inflater_for(response.headers.get("content-encoding"), url=url)
+    except FetchError:
+        return b""
+    body = bytearray()
+    try:
+        async for chunk in response.aiter_raw():
+            body += inflater.decode(chunk, max_bytes - len(body))
+            if len(body) >= max_bytes:
+                break
+    except (zlib.error, httpx.HTTPError):
+        pass  # what arrived before the break is still the service's words
+    return bytes(body[:max_bytes])
+
+
 def _too_large(max_bytes: int, url: str) -> FetchError:
     return FetchError(f"body exceeds {human_size(max_bytes)}", kind="too-large", url=url)

@@ -27,8 +27,8 @@ import httpx
 
 from pipeline.config import Settings
 from pipeline.dates import as_utc
-from pipeline.http.body import ACCEPT_ENCODING, read_capped
-from pipeline.http.errors import FetchError, is_transient_status, status_text
+from pipeline.http.body import ACCEPT_ENCODING, read_capped, read_start
+from pipeline.http.errors import ERROR_BODY_MAX, FetchError, is_transient_status, status_text
 from pipeline.http.guard import (
     AddressPolicy,
     RefusedAddress,
@@ -162,8 +162,7 @@ class HttpClient:
         )
         final = hops[-1]
         if not (200 <= final.status < 300 or final.status == 304):
-            raise FetchError(status_text(final.status), kind="http-status",
-                             url=str(final.url), status=final.status)
+            raise _status_error(status_text(final.status), final)
         return Response(url=str(final.url), status=final.status, headers=final.headers,
                         body=final.body, elapsed_s=round(budget.used, 6),
                         permanent_redirect=permanent)
@@ -245,8 +244,7 @@ class HttpClient:
                 return hop
             wait = self._retry_after(hop)  # raises if the server asks for too long a wait
             if last:
-                raise FetchError(_attempts(status_text(hop.status), attempt + 1),
-                                 kind="http-status", url=str(hop.url), status=hop.status)
+                raise _status_error(_attempts(status_text(hop.status), attempt + 1), hop)
             log.debug("fetch: retrying %s after %s", url, status_text(hop.status))
             if wait is None:  # with Retry-After the host's next turn already waits
                 await asyncio.sleep(self._backoff(attempt))
@@ -263,8 +261,7 @@ class HttpClient:
             message = (f"{status_text(hop.status)}; server asks to wait {wait:.0f} s "
                        f"(more than {cap:.0f} s)")
             host.block(wait, reason=message, status=hop.status)
-            raise FetchError(message, kind="http-status", url=str(hop.url), status=hop.status,
-                             retryable=True)
+            raise _status_error(message, hop, retryable=True)
         host.hold_off(wait)
         return wait
 
@@ -288,8 +285,10 @@ class HttpClient:
                 self._client.stream("GET", url, headers=headers) as response,
             ):
                 body = b""
-                if 200 <= response.status_code < 300:  # other bodies are never read
+                if 200 <= response.status_code < 300:
                     body = await read_capped(response, max_bytes=max_bytes, url=str(url))
+                elif response.status_code >= 400:  # only its start: an API's reason
+                    body = await read_start(response, max_bytes=ERROR_BODY_MAX, url=str(url))
                 return Hop(url=url, status=response.status_code,
                            headers=dict(response.headers.items()), body=body)
         except TimeoutError as exc:
@@ -322,6 +321,12 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     except (TypeError, ValueError):
         return None
     return max(0.0, (as_utc(when) - (now or datetime.now(UTC))).total_seconds())
+
+
+def _status_error(message: str, hop: Hop, *, retryable: bool | None = None) -> FetchError:
+    """An http-status FetchError carrying the answer's headers and the start of its body."""
+    return FetchError(message, kind="http-status", url=str(hop.url), status=hop.status,
+                      retryable=retryable, headers=hop.headers, body=hop.body)
 
 
 def _attempts(message: str, attempts: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 
 from pipeline.errors import NewsmonError
@@ -21,13 +22,19 @@ KINDS: dict[str, bool] = {
     "decode": False,
 }
 
+# How much of an error answer's body an http-status FetchError keeps: enough for a
+# service's own words (GDELT's plain-text notices, NewsAPI's JSON error), never a page.
+ERROR_BODY_MAX = 4096
+
 
 class FetchError(NewsmonError):
     """A fetch that produced no usable response.
 
 
     `kind` is one of `KINDS`; `retryable` tells whether a later run should try the URL again
-    (a timeout or a 503 might pass, a 404 or a refused address will not).
+    (a timeout or a 503 might pass, a 404 or a refused address will not). An
+    "http-status" error carries the answer's headers and the start of its body (at most
+    ERROR_BODY_MAX bytes), where an API says why it refused.
     """
 
     stage = "fetch"
@@ -40,6 +47,8 @@ class FetchError(NewsmonError):
         url: str,
         status: int | None = None,
         retryable: bool | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"fetch: unknown error kind {kind!r}")
@@ -48,6 +57,8 @@ class FetchError(NewsmonError):
         self.kind = kind
         self.url = url
         self.status = status
+        self.headers = dict(headers or {})
+        self.body = body[:ERROR_BODY_MAX]
         self.retryable = _default_retryable(kind, status) if retryable is None else retryable
 
     def __str__(self) -> str:

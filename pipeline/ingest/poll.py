@@ -12,6 +12,14 @@ The schedule, per source (columns of `sources`, see sql/0003_polling.sql):
   `failing` and polled once per `poll_failing_interval` until it answers again. (That is
   the scheduler's mode, `sources.status`; the health people read is another, single
   notion: pipeline/store/sources.py HEALTH_STATES.)
+- A service that rejects the query or key (SourceMisconfigured: GDELT's "keywords too
+  short", NewsAPI's apiKeyInvalid) makes the source `misconfigured`: asking again cannot
+  help, so no backoff; it is polled once per `poll_failing_interval`, or from the next run
+  once its entry in the sources file changes (or `newsmon sources enable`), and the
+  service's words stay in `last_error` for `sources list` and `sources check`.
+- A service's rate limit (SourceRateLimited) is no failure of the source: the next poll
+  waits what the service asked (at least the minimum interval, at most
+  `poll_failing_interval`), and the failure streak and mode stay as they were.
 - `410 Gone` disables the source. A 301/308 chain from the polled URL moves its stored URL
   to the new home once the new home answers with a feed.
 """
@@ -31,6 +39,7 @@ from pipeline.config import Settings
 from pipeline.http import FetchError, HttpClient
 from pipeline.models import FeedItem, Response, Source
 from pipeline.sources import (
+    ADAPTERS,
     FeedParseError,
     Runner,
     SourceSkipped,
@@ -40,6 +49,7 @@ from pipeline.sources import (
     run_here,
     source_problem,
 )
+from pipeline.sources.errors import SourceMisconfigured, SourceRateLimited
 from pipeline.store.sources import PollRecord, SourceHealth, load_health, save_poll
 
 log = logging.getLogger(__name__)
@@ -75,7 +85,9 @@ class PollResult:
     started: float
     items: list[FeedItem] = field(default_factory=list)
     response: Response | None = None  # also set when the body came but could not be parsed
-    error: Exception | None = None  # FetchError, FeedParseError, SourceSkipped or ValueError
+    # FetchError, FeedParseError, SourceMisconfigured, SourceRateLimited, SourceSkipped or
+    # ValueError (a source that cannot be polled as written)
+    error: Exception | None = None
     url: str = ""  # the URL requested: source.url, or built from the source's params
     policy: SchedulePolicy = field(default_factory=SchedulePolicy)
     notes: tuple[str, ...] = ()  # entries the parse left out (ParsedFeed.notes)
@@ -110,12 +122,12 @@ async def poll_source(client: HttpClient, source: Source, *, etag: str | None,
         response = await client.fetch(url, etag=etag, last_modified=last_modified,
                                       headers=headers)
     except FetchError as exc:
-        return done(status="error", error=exc)
+        return done(status="error", error=explain_fetch_error(source, exc))
     if response.is_not_modified:
         return done(status="not-modified", response=response)
     try:
         parsed = await collect_items(client, source, response, run=run)
-    except (FetchError, FeedParseError) as exc:
+    except (FetchError, FeedParseError, SourceMisconfigured, SourceRateLimited) as exc:
         return done(status="error", response=response, error=exc)
     except Exception as exc:  # a parser bug on one odd feed must not end the run
         log.exception("parse: unexpected failure on %s", url)
@@ -125,6 +137,21 @@ async def poll_source(client: HttpClient, source: Source, *, etag: str | None,
         log.warning("%s: %s", source.name, note)
     return done(status="ok", response=response, notes=parsed.notes,
                 items=newest_items(parsed.items, policy.max_items))
+
+
+def explain_fetch_error(source: Source, error: FetchError) -> Exception:
+    """The service's own error behind an HTTP error status, where its adapter can read it
+    (NewsAPI's 401 apiKeyInvalid, GDELT's 429 notice); else the FetchError itself."""
+    explain = ADAPTERS[source.kind].explain_error
+    if explain is None or error.kind != "http-status" or error.status is None:
+        return error
+    answer = Response(url=error.url, status=error.status, headers=error.headers,
+                      body=error.body)
+    explained = explain(source, answer)
+    if explained is None:
+        return error
+    explained.__cause__ = error
+    return explained
 
 
 def newest_items(items: list[FeedItem], limit: int) -> list[FeedItem]:
@@ -180,6 +207,10 @@ def error_class(error: Exception | None) -> str | None:
         return error.kind
     if isinstance(error, SourceSkipped):
         return "skipped"
+    if isinstance(error, SourceMisconfigured):
+        return "misconfigured"
+    if isinstance(error, SourceRateLimited):
+        return "rate-limited"
     if isinstance(error, FeedParseError):
         return "parse"
     if isinstance(error, ValueError):
@@ -202,9 +233,11 @@ def next_health(health: SourceHealth, result: PollResult, *, items_new: int,
     """The source's schedule and health after this poll."""
     if result.status == "skipped":
         return health  # nothing was attempted: due again next run, health unchanged
-    if result.status == "error":
-        return _after_failure(health, result.error, policy=result.policy, now=now)
-    return _after_success(health, result, items_new=items_new, now=now)
+    if result.status != "error":
+        return _after_success(health, result, items_new=items_new, now=now)
+    if isinstance(result.error, SourceRateLimited):
+        return _after_rate_limit(health, result.error, policy=result.policy, now=now)
+    return _after_failure(health, result.error, policy=result.policy, now=now)
 
 
 def _after_failure(health: SourceHealth, error: Exception | None, *, policy: SchedulePolicy,
@@ -214,9 +247,22 @@ def _after_failure(health: SourceHealth, error: Exception | None, *, policy: Sch
     if is_gone(error):
         return replace(failed, status="disabled", next_poll_at=None,
                        disabled_reason=f"{error}: the server says the feed is gone for good")
+    if isinstance(error, SourceMisconfigured):
+        # The same request gets the same refusal: no backoff, a human fixes the source.
+        return replace(failed, status="misconfigured",
+                       next_poll_at=now + policy.failing_interval)
     if streak >= policy.failing_after:
         return replace(failed, status="failing", next_poll_at=now + policy.failing_interval)
-    return replace(failed, next_poll_at=now + backoff_delay(streak, policy))
+    return replace(failed, status="active", next_poll_at=now + backoff_delay(streak, policy))
+
+
+def _after_rate_limit(health: SourceHealth, error: SourceRateLimited, *,
+                      policy: SchedulePolicy, now: datetime) -> SourceHealth:
+    """The wait the service asked for, within [min_interval, failing_interval] (a Retry-After
+    of weeks does not silence a source); streak and mode unchanged: the source is fine."""
+    asked = timedelta(seconds=error.retry_after_s or 0)
+    wait = min(max(asked, policy.min_interval), policy.failing_interval)
+    return replace(health, last_polled_at=now, last_error=str(error), next_poll_at=now + wait)
 
 
 def _after_success(health: SourceHealth, result: PollResult, *, items_new: int,

@@ -53,20 +53,26 @@ class Adapter:
     collect: Callable[..., Awaitable[ParsedFeed]] | None = None
     # The body is an RSS, Atom, RDF or JSON feed: its entries are capped before parsing.
     feed: bool = False
+    # Reads an API's own words in an error answer (status, headers, start of the body) as
+    # SourceMisconfigured or SourceRateLimited; None leaves the HTTP error as it is.
+    explain_error: Callable[[Source, Response], Exception | None] | None = None
 
 
 ADAPTERS: dict[str, Adapter] = {
     "rss": Adapter(parse=rss.parse_response, feed=True),
     "google_news": Adapter(parse=google_news.parse_response,
                            request_url=google_news.request_url, feed=True),
-    "gdelt": Adapter(parse=gdelt.parse_response, request_url=gdelt.request_url),
+    "gdelt": Adapter(parse=gdelt.parse_response, request_url=gdelt.request_url,
+                     explain_error=gdelt.explain_error),
     "sitemap": Adapter(parse=sitemap.parse_response, collect=sitemap.collect_items),
     "newsapi": Adapter(parse=newsapi.parse_response, request_url=newsapi.request_url,
-                       request_headers=newsapi.request_headers),
+                       request_headers=newsapi.request_headers,
+                       explain_error=newsapi.explain_error),
     "bing_news": Adapter(parse=bing_news.parse_response, request_url=bing_news.request_url,
                          feed=True),
     "guardian": Adapter(parse=guardian.parse_response, request_url=guardian.request_url,
-                        request_headers=guardian.request_headers),
+                        request_headers=guardian.request_headers,
+                        explain_error=guardian.explain_error),
 }
 
 # kind -> parser of a fetched response.

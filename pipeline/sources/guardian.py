@@ -26,8 +26,14 @@ import httpx
 
 from pipeline.config import Settings
 from pipeline.dates import parse_iso_datetime
+from pipeline.http import parse_retry_after
 from pipeline.models import FeedItem, Response, Source
-from pipeline.sources.errors import FeedParseError, SourceSkipped
+from pipeline.sources.errors import (
+    FeedParseError,
+    SourceMisconfigured,
+    SourceRateLimited,
+    SourceSkipped,
+)
 from pipeline.sources.fields import absolute_http_url, checked_date, language_code
 from pipeline.text import clean_author, clean_id, clean_summary, clean_text, clean_title
 
@@ -36,6 +42,8 @@ FIELDS = "bodyText,byline,headline,trailText,lastModified"
 PAGE_SIZE = 50  # the API's maximum
 KEY_PARAM = "api-key"  # the key's name, as a header here (as a query parameter elsewhere)
 MAX_MESSAGE = 300  # characters of the service's error message kept
+# The developer key's quota is per day; without Retry-After, look again in a few hours.
+RATE_LIMIT_WAIT_S = 6 * 3600.0
 
 
 def request_url(source: Source) -> str:
@@ -86,24 +94,43 @@ def parse_response(source: Source, response: Response) -> list[FeedItem]:
     return [item for item in items if item is not None]
 
 
-def api_error(message: object, *, status: int | None = None) -> FeedParseError:
-    """The error the Guardian API reported, named for what the operator must do.
+def api_error(message: object, *, status: int | None = None,
+              retry_after_s: float | None = None) -> Exception:
+    """The error the Guardian API reported, as what the operator must do.
 
     The one place its failures are classified: a refused key (401, 403, "API key",
-    "credentials") means fix the configuration; 429 or "rate limit" means the key's quota
-    is spent until the next period. Both are failed parses for now, with a message that
-    says which; they are the cases a misconfigured and a rate-limited source error class
-    would take over.
+    "credentials") is a misconfigured source (fix NEWSMON_GUARDIAN_KEY, then `newsmon
+    sources enable`); 429 or "rate limit" means the key's quota is spent until its next
+    period, a rate limit (next poll after Retry-After, else RATE_LIMIT_WAIT_S); anything
+    else is a failed parse that backs off as usual.
     """
     text = clean_text(message, limit=MAX_MESSAGE) or "no message"
     lowered = text.lower()
     if status in (401, 403) or "api key" in lowered or "credentials" in lowered:
-        why = "refused the API key (check NEWSMON_GUARDIAN_KEY)"
-    elif status == 429 or "rate limit" in lowered:
-        why = "rate limit reached (the key's quota is spent until its next period)"
-    else:
-        why = "error"
-    return FeedParseError(f"parse: Guardian API {why}: {text}")
+        return SourceMisconfigured(
+            f"guardian: API key refused (check NEWSMON_GUARDIAN_KEY): {text}", status=status)
+    if status == 429 or "rate limit" in lowered:
+        return SourceRateLimited(
+            f"guardian: rate limited (the key's quota is spent until its next period): {text}",
+            retry_after_s=RATE_LIMIT_WAIT_S if retry_after_s is None else retry_after_s,
+            status=status)
+    return FeedParseError(f"parse: Guardian API error: {text}")
+
+
+def explain_error(source: Source, response: Response) -> Exception | None:
+    """A non-2xx answer's JSON message (401, 403, 429) as the error it means; None when
+    the body says nothing usable and the HTTP status stands."""
+    try:
+        data = json.loads(response.body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    answer = data.get("response", data) if isinstance(data, dict) else None
+    message = answer.get("message") if isinstance(answer, dict) else None
+    if response.status not in (401, 403, 429) and not message:
+        return None
+    error = api_error(message or f"HTTP {response.status}", status=response.status,
+                      retry_after_s=parse_retry_after(response.headers.get("retry-after")))
+    return None if isinstance(error, FeedParseError) else error
 
 
 def _item(result: object, *, language: str | None, now: datetime) -> FeedItem | None:

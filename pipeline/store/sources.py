@@ -22,14 +22,18 @@ from psycopg.types.json import Jsonb
 from pipeline.models import Source
 
 # The scheduler's mode: active (polled at its own pace); failing (many failures in a row:
-# polled once per poll_failing_interval); disabled (410 Gone or removed: not polled).
-SCHEDULE_STATUSES = ("active", "failing", "disabled")
+# polled once per poll_failing_interval); misconfigured (the service rejected its query or
+# key: polled once per poll_failing_interval, or as soon as its entry in the sources file
+# changes); disabled (410 Gone or removed: not polled).
+SCHEDULE_STATUSES = ("active", "failing", "misconfigured", "disabled")
 
 # A source's health, worst first (the order `sources check` lists them in). The rule is the
 # `health` column of the feed_health view; these are its values.
 HEALTH_STATES = (
+    "misconfigured",  # the service rejected its query or key: a human must fix the source
     "dead",  # polled, but no poll worked for 7 days (or ever): moved or gone; a human should look
     "failing",  # the last poll failed, one worked within 7 days: likely passing; backoff copes
+    "rate-limited",  # the service asked us to slow down: the next poll waits as it asked
     "never-polled",  # enabled but not polled yet (new, or only skipped: e.g. no API key)
     "ok",  # the last poll worked (200 or 304)
     "disabled",  # not polled any more (410 Gone or removed by the user); its history stays
@@ -43,7 +47,9 @@ def sync_sources(conn: psycopg.Connection, sources: Iterable[Source]) -> list[So
     sources = list(sources)
     with conn.transaction(), conn.cursor() as cur:
         # After a permanent redirect `url` is the feed's new home and `origin_url` what
-        # the file says; only a changed URL in the file replaces the new home.
+        # the file says; only a changed URL in the file replaces the new home. A source
+        # the service rejected as misconfigured is due again once its entry changes: the
+        # edit is likely the fix, and nobody should wait a day to see it work.
         cur.executemany(
             """INSERT INTO sources (name, url, origin_url, kind, language, tags, params)
                VALUES (%s, %s, %s, %s, %s, %s, %s)
@@ -52,7 +58,13 @@ def sync_sources(conn: psycopg.Connection, sources: Iterable[Source]) -> list[So
                               THEN sources.url ELSE EXCLUDED.url END,
                    origin_url = EXCLUDED.origin_url, kind = EXCLUDED.kind,
                    language = EXCLUDED.language, tags = EXCLUDED.tags,
-                   params = EXCLUDED.params, updated_at = now()
+                   params = EXCLUDED.params, updated_at = now(),
+                   status = CASE WHEN sources.status = 'misconfigured'
+                                 THEN 'active' ELSE sources.status END,
+                   error_streak = CASE WHEN sources.status = 'misconfigured'
+                                       THEN 0 ELSE sources.error_streak END,
+                   next_poll_at = CASE WHEN sources.status = 'misconfigured'
+                                       THEN NULL ELSE sources.next_poll_at END
                WHERE (sources.origin_url, sources.kind, sources.language, sources.tags,
                       sources.params)
                      IS DISTINCT FROM (EXCLUDED.origin_url, EXCLUDED.kind,
@@ -275,9 +287,12 @@ def add_source(conn: psycopg.Connection, source: Source) -> bool:
 
 
 def list_sources(conn: psycopg.Connection) -> list[tuple]:
-    """(name, kind, origin, status, url, next_poll_at, disabled_reason) of every source."""
+    """(name, kind, origin, status, url, next_poll_at, reason) of every source; the reason
+    is why it is disabled, or for a misconfigured one what the service said."""
     return conn.execute(
-        """SELECT name, kind, origin, status, url, next_poll_at, disabled_reason
+        """SELECT name, kind, origin, status, url, next_poll_at,
+                  CASE WHEN status = 'misconfigured' THEN last_error
+                       ELSE disabled_reason END
            FROM sources ORDER BY lower(name)""").fetchall()
 
 
@@ -291,7 +306,8 @@ def remove_source(conn: psycopg.Connection, name: str) -> str | None:
 
 
 def enable_source(conn: psycopg.Connection, name: str) -> bool:
-    """Poll a removed, disabled or failing source again from the next run; False if unknown."""
+    """Poll a removed, disabled, failing or misconfigured source again from the next run;
+    False if unknown."""
     return conn.execute(
         """UPDATE sources SET enabled = true, status = 'active', error_streak = 0,
                   next_poll_at = NULL, disabled_reason = NULL, updated_at = now()

@@ -27,10 +27,11 @@ def add_source(conn: psycopg.Connection, name: str, url: str = "http://127.0.0.1
 
 
 def add_poll(conn: psycopg.Connection, source_id: int, *, status: str, age: timedelta,
-             error: str | None = None) -> None:
+             error: str | None = None, error_class: str | None = None) -> None:
     conn.execute(
-        """INSERT INTO fetch_log (source_id, started_at, duration_ms, status, error_message)
-           VALUES (%s, %s, 5, %s, %s)""", (source_id, NOW - age, status, error))
+        """INSERT INTO fetch_log (source_id, started_at, duration_ms, status, error_message,
+                                  error_class)
+           VALUES (%s, %s, 5, %s, %s, %s)""", (source_id, NOW - age, status, error, error_class))
 
 
 def test_failures_are_recorded_once_per_attempt(task_settings, db_url) -> None:
@@ -107,6 +108,13 @@ def test_feed_health_report_names_failing_and_dead_feeds(task_settings, db_url,
         add_source(conn, "new")
         keyless = add_source(conn, "keyless")  # a skipped poll requested nothing: no poll
         add_poll(conn, keyless, status="skipped", age=timedelta(hours=1), error="no API key")
+        rejected = add_source(conn, "rejected")
+        add_poll(conn, rejected, status="error", age=timedelta(hours=1),
+                 error="gdelt: query rejected: keywords too short", error_class="misconfigured")
+        throttled = add_source(conn, "throttled")
+        add_poll(conn, throttled, status="ok", age=timedelta(hours=2))
+        add_poll(conn, throttled, status="error", age=timedelta(hours=1),
+                 error="gdelt: rate limited", error_class="rate-limited")
         removed = add_source(conn, "removed")
         add_poll(conn, removed, status="error", age=timedelta(days=1), error="fetch: HTTP 410")
         conn.execute("UPDATE sources SET enabled = false, status = 'disabled' WHERE id = %s",
@@ -117,12 +125,17 @@ def test_feed_health_report_names_failing_and_dead_feeds(task_settings, db_url,
 
     # One vocabulary with `newsmon sources check` and the feed_health view: disabled
     # sources are counted now (they used to be left out), never warned about.
-    assert counts == {"ok": 1, "failing": 1, "dead": 1, "never-polled": 2, "disabled": 1}
+    assert counts == {"ok": 1, "failing": 1, "dead": 1, "never-polled": 2, "disabled": 1,
+                      "misconfigured": 1, "rate-limited": 1}
     warnings = [r.getMessage() for r in caplog.records]
     assert any("flaky is failing" in w and "fetch: HTTP 503" in w for w in warnings)
     assert any("gone is dead (2 failed polls in a row" in w and "fetch: HTTP 404" in w
                for w in warnings)
-    assert not any(name in w for w in warnings for name in ("fine", "keyless", "removed"))
+    assert any("rejected is misconfigured" in w and "keywords too short" in w
+               for w in warnings)
+    # a rate limit heals by waiting: nobody needs to look
+    assert not any(name in w for w in warnings
+                   for name in ("fine", "keyless", "removed", "throttled"))
 
 
 def test_finish_marks_the_cycle_failed_when_a_shard_never_finished(task_settings,

@@ -136,7 +136,9 @@ def test_gdelt_asks_for_an_article_list_and_reads_its_json(settings) -> None:
 @pytest.mark.parametrize("body, status, expected", [
     (b"", "ok", ""),
     (b"{}", "ok", ""),
-    (b"The specified phrase is too short.\n", "error", "GDELT did not answer JSON"),
+    (b"The specified phrase is too short.\n", "error",
+     "gdelt: query rejected: The specified phrase is too short."),
+    (b"Service unavailable\n", "error", "GDELT did not answer JSON ('Service unavailable')"),
 ])
 def test_gdelt_empty_answers_and_plain_text_errors(settings, body, status, expected) -> None:
     with LoopbackServer({"/doc": (200, {"content-type": "text/html"}, body)}) as server:
@@ -258,10 +260,12 @@ def test_newsapi_without_a_key_is_skipped_without_a_request(settings) -> None:
     assert "NEWSMON_NEWSAPI_KEY" in str(result.error)
 
 
-def test_newsapi_rejecting_the_key_is_a_failed_poll(settings) -> None:
+def test_newsapi_rejecting_the_key_is_a_misconfigured_source(settings) -> None:
     body = b'{"status":"error","code":"apiKeyInvalid","message":"Your API key is invalid."}'
     with LoopbackServer({"/v2/everything": Reply(status=401, body=body)}) as server:
         source = Source(name="n", url=server.url("/v2/everything"), kind="newsapi",
                         params={"query": "Maduro"})
         result = poll(settings.replace(newsapi_key="wrong"), source)
     assert result.status == "error" and result.error.status == 401
+    assert str(result.error) == ("newsapi: API key rejected (apiKeyInvalid): Your API key is "
+                                 "invalid. (check NEWSMON_NEWSAPI_KEY)")

@@ -17,6 +17,8 @@ from pipeline.sources import (
     request_url,
     source_problem,
 )
+from pipeline.sources.errors import SourceMisconfigured, SourceRateLimited
+from pipeline.sources.guardian import explain_error
 
 API = "https://content.guardianapis.com/search"
 
@@ -104,23 +106,36 @@ def test_dates_that_cannot_be_used_are_flagged() -> None:
     assert item.updated_at is None
 
 
-@pytest.mark.parametrize("body, status, expected", [
+@pytest.mark.parametrize("body, status, kind, expected", [
     (json.dumps({"response": {"status": "error", "message": "The page-size must be between 0 "
                                                             "and 200"}}).encode(),
-     200, "parse: Guardian API error: The page-size must be between 0 and 200"),
-    (b'{"message":"Invalid authentication credentials"}', 401,
-     ("parse: Guardian API refused the API key (check NEWSMON_GUARDIAN_KEY): "
-     "Invalid authentication credentials")),
-    (b'{"message":"API rate limit exceeded"}', 429,
-     ("parse: Guardian API rate limit reached (the key's quota is spent until its next "
-     "period): API rate limit exceeded")),
+     200, FeedParseError, "parse: Guardian API error: The page-size must be between 0 and 200"),
+    (b'{"message":"Invalid authentication credentials"}', 401, SourceMisconfigured,
+     ("guardian: API key refused (check NEWSMON_GUARDIAN_KEY): "
+      "Invalid authentication credentials")),
+    (b'{"message":"API rate limit exceeded"}', 429, SourceRateLimited,
+     ("guardian: rate limited (the key's quota is spent until its next "
+      "period): API rate limit exceeded")),
     (b'{"response": {"status": "error", "message": "bad\\r\\nX-Injected: 1\\u0000"}}', 200,
-     "parse: Guardian API error: bad X-Injected: 1"),
+     FeedParseError, "parse: Guardian API error: bad X-Injected: 1"),
 ])
-def test_service_errors_say_what_the_service_said(body, status, expected) -> None:
-    with pytest.raises(FeedParseError) as raised:
+def test_service_errors_say_what_the_service_said(body, status, kind, expected) -> None:
+    with pytest.raises(kind) as raised:
         parse(body, status=status)
     assert str(raised.value) == expected
+
+
+def test_a_refused_key_or_spent_quota_is_explained_from_the_error_answer() -> None:
+    source = guardian()
+    refused = Response(url=API, status=401, headers={},
+                       body=b'{"message":"Invalid authentication credentials"}')
+    assert isinstance(explain_error(source, refused), SourceMisconfigured)
+    spent = Response(url=API, status=429, headers={"retry-after": "120"},
+                     body=b'{"message":"API rate limit exceeded"}')
+    error = explain_error(source, spent)
+    assert isinstance(error, SourceRateLimited) and error.retry_after_s == 120
+    unknown = Response(url=API, status=502, headers={}, body=b"<html>bad gateway</html>")
+    assert explain_error(source, unknown) is None  # the HTTP status stands
 
 
 @pytest.mark.parametrize("body", [b"<html>Gateway timeout</html>", b"[1, 2]",
