@@ -1,4 +1,4 @@
-"""`HttpClient`: every request newsmon makes goes through `fetch`.
+"""`HttpClient`: every request newsmon makes goes through `fetch` (or `post_form`).
 
 One fetch = up to `max_redirects` hops, each checked by the SSRF guard (on every connection,
 see `pipeline.http.transport`) and robots.txt (article pages), and retried on its own when
@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlencode
 
 import httpx
 
@@ -84,7 +85,7 @@ class Budget:
 
 
 class HttpClient:
-    """Polite, capped, SSRF-guarded GETs over one httpx.AsyncClient.
+    """Polite, capped, SSRF-guarded GETs (and form POSTs) over one httpx.AsyncClient.
 
         async with HttpClient(settings) as client:
             response = await client.fetch(url, etag=etag, last_modified=last_modified)
@@ -167,6 +168,34 @@ class HttpClient:
                         body=final.body, elapsed_s=round(budget.used, 6),
                         permanent_redirect=permanent)
 
+    async def post_form(self, url: str, form: Mapping[str, str], *,
+                        headers: Mapping[str, str] | None = None) -> Response:
+        """POST `form` URL-encoded to `url`; a 2xx `Response`, otherwise `FetchError`.
+
+        For the services that answer lookups only to a POST (Google News' batchexecute):
+        the same guard, deadline, size cap, politeness and retries as `fetch`. No redirect
+        is followed (it would turn the POST into a GET of something else), and robots.txt
+        is not read: like a feed, this is a request a source makes, not a page crawled.
+        """
+        target = parse_url(url)
+        await self._check_allowed(target, robots=False)
+        budget = Budget(self.settings.request_deadline_s)
+        sent = {**(headers or {}),
+                "content-type": "application/x-www-form-urlencoded;charset=UTF-8"}
+        hop = await self._send(target, sent, budget=budget,
+                               max_bytes=self.settings.max_response_bytes,
+                               method="POST", content=urlencode(form).encode())
+        if not 200 <= hop.status < 300:
+            raise FetchError(status_text(hop.status), kind="http-status", url=str(hop.url),
+                             status=hop.status)
+        return Response(url=str(hop.url), status=hop.status, headers=hop.headers,
+                        body=hop.body, elapsed_s=round(budget.used, 6))
+
+    def pace(self, host: str, seconds: float) -> None:
+        """Start requests to `host` at least `seconds` apart, whoever makes them (a service
+        that wants a slower rate than every host gets from `per_host_delay_s`)."""
+        self._politeness.host(host).delay_s = seconds
+
     # -- redirects -----------------------------------------------------------------
     async def _follow(
         self, url: httpx.URL, *, headers: dict[str, str], conditional: dict[str, str],
@@ -223,7 +252,8 @@ class HttpClient:
 
     # -- retries -------------------------------------------------------------------
     async def _send(
-        self, url: httpx.URL, headers: dict[str, str], *, budget: Budget, max_bytes: int
+        self, url: httpx.URL, headers: dict[str, str], *, budget: Budget, max_bytes: int,
+        method: str = "GET", content: bytes | None = None,
     ) -> Hop:
         """One hop, retried with backoff on timeouts, connection errors, 5xx and 429."""
         retries = self.settings.retries
@@ -231,7 +261,8 @@ class HttpClient:
         while True:
             last = attempt >= retries
             try:
-                hop = await self._exchange(url, headers, budget=budget, max_bytes=max_bytes)
+                hop = await self._exchange(url, headers, budget=budget, max_bytes=max_bytes,
+                                           method=method, content=content)
             except FetchError as exc:
                 # A spent deadline is final: another attempt would have no time left.
                 if last or exc.kind not in RETRIED_KINDS or budget.left <= 0:
@@ -271,7 +302,8 @@ class HttpClient:
 
     # -- one exchange ----------------------------------------------------------------
     async def _exchange(
-        self, url: httpx.URL, headers: dict[str, str], *, budget: Budget, max_bytes: int
+        self, url: httpx.URL, headers: dict[str, str], *, budget: Budget, max_bytes: int,
+        method: str = "GET", content: bytes | None = None,
     ) -> Hop:
         host = self._politeness.host(url.host)
         if host.is_blocked:
@@ -282,7 +314,7 @@ class HttpClient:
             async with (
                 self._politeness.turn(url.host),
                 budget.spend(),
-                self._client.stream("GET", url, headers=headers) as response,
+                self._client.stream(method, url, headers=headers, content=content) as response,
             ):
                 body = b""
                 if 200 <= response.status_code < 300:

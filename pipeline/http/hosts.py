@@ -1,9 +1,9 @@
 """Politeness: how many requests may run at once, per host and in total, and when.
 
 A request takes, in order: a slot of its host (at most `per_host_concurrency` at once), its
-host's turn to start (starts are at least `per_host_delay_s` apart, later if the host sent a
-Retry-After), then a global slot. Waiting for a host never holds a global slot, so a slow
-or throttled host cannot starve the others.
+host's turn to start (starts are at least `per_host_delay_s` apart, or the host's own pace
+if it is slower, later if the host sent a Retry-After), then a global slot. Waiting for a
+host never holds a global slot, so a slow or throttled host cannot starve the others.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ class Host:
     blocked_until: float = 0.0  # the host asked us to stay away longer than we wait
     blocked_reason: str = ""
     blocked_status: int | None = None
+    # This host's own spacing between request starts, when it asks for more than every
+    # host gets (`HttpClient.pace`): e.g. Google News, whose lookups come in bursts.
+    delay_s: float = 0.0
 
     def hold_off(self, seconds: float) -> None:
         """Delay every later request to this host (Retry-After)."""
@@ -61,7 +64,7 @@ class Politeness:
                 while (wait := host.next_start - time.monotonic()) > 0:
                     await asyncio.sleep(wait)  # re-check: a Retry-After may push it further
                 await self._global.acquire()
-                host.next_start = time.monotonic() + self._delay_s
+                host.next_start = time.monotonic() + max(self._delay_s, host.delay_s)
             try:
                 yield
             finally:

@@ -53,6 +53,7 @@ class RecordedRequest:
     headers: dict[str, str]  # lower-case names
     started_at: float  # time.monotonic() when the request line was read
     host: str  # the server address that received it
+    body: bytes = b""  # what a POST or PUT sent (Content-Length bodies only)
 
 
 Route = Reply | tuple[int, Mapping[str, str], bytes] | Callable[[RecordedRequest], Any]
@@ -195,12 +196,18 @@ def _handler_class(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             pass  # keep test output clean
 
         def do_GET(self) -> None:
+            started_at = time.monotonic()
+            length = self.headers.get("content-length", "")
+            # Read before answering, or an unread body would be taken for the next request
+            # on this keep-alive connection.
+            body = self.rfile.read(int(length)) if length.isdigit() else b""
             request = RecordedRequest(
                 method=self.command,
                 path=self.path,
                 headers={k.lower(): v for k, v in self.headers.items()},
-                started_at=time.monotonic(),
+                started_at=started_at,
                 host=server.host,
+                body=body,
             )
             server.record(request)
             with server.in_flight, server.shared_in_flight or nullcontext():
