@@ -1,6 +1,6 @@
 """What a URL says about where it lives: its host, its site, its outlet.
 
-Three questions, three answers that differ on purpose:
+Three questions, three answers that differ on purpose (and one more: ``is_aggregator``):
 
 * ``host_of``: the server, exactly (``www.example.com`` and ``example.com`` may be two
   machines), the key for per-host concurrency and politeness;
@@ -61,6 +61,16 @@ def site_of(url: str) -> str:
     if port is None or port == _DEFAULT_PORTS.get(parts.scheme.lower()):
         return host
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# Sites whose links in news feeds lead to their own redirects, consent walls or interstitial
+# pages (Google News, Bing News), never to an article: no article row may carry their URLs.
+AGGREGATOR_SITES = frozenset({"google.com", "bing.com"})
+
+
+def is_aggregator(url: str) -> bool:
+    """Whether the URL is on an aggregator's site (news.google.com, www.bing.com, ...)."""
+    return site_of(url) in AGGREGATOR_SITES
 
 
 @lru_cache(maxsize=4096)

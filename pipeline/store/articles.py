@@ -11,6 +11,10 @@ the page is and writes it:
 * otherwise a *new* article, which joins the story of its closest near-duplicate (LSH band
   keys in ``article_bands``, confirmed on the signature) or starts a story of its own.
 
+A page on an aggregator's site (a Google News interstitial, a Bing redirect: see
+``pipeline.urls.is_aggregator``) is never an article: ``store_article`` refuses it
+(``NotAnArticle``), and an aggregator's link the feed gave is not kept among the URLs.
+
 Concurrent writers: each call first takes transaction-scoped advisory locks, in sorted
 order, on everything it looks up (canonical URL, text fingerprint, band keys). Copies of
 one story share at least one key, so a second writer waits for the first to commit and
@@ -41,9 +45,10 @@ from pipeline.dedup.keys import (
     text_keys,
 )
 from pipeline.dedup.revisions import diff_versions, is_material_change
+from pipeline.errors import NewsmonError
 from pipeline.models import Article, Match, record
 from pipeline.store.queries import save_match
-from pipeline.urls import outlet_name, site_of
+from pipeline.urls import is_aggregator, outlet_name, site_of
 
 # Candidates verified per lookup, most shared bands first, then newest. Unrelated articles
 # share a band at a rate of ~144 per million stored, almost always one band each; the cap
@@ -52,6 +57,13 @@ from pipeline.urls import outlet_name, site_of
 # over a year, 0.8 unrelated candidates on average are newer than a two-day-old original,
 # so four slots find it 99% of the time (docs/decisions.md, "Lookup cost").
 CANDIDATE_LIMIT = 4
+
+
+class NotAnArticle(NewsmonError, ValueError):
+    """The page is an aggregator's own (its URL or the canonical URL it states), not an
+    article: storing it would file Google's interstitial text as news."""
+
+    stage = "store"
 
 
 class StoreOutcome(enum.StrEnum):
@@ -138,8 +150,15 @@ def store_article(
     Given, it lets a test or a replay write as of another moment.
     Idempotent: storing the same page again returns the same ids and changes nothing but
     ``articles.checked_at``. Runs in a transaction (a savepoint inside the caller's).
+    Raises ``NotAnArticle``, writing nothing, for a page on an aggregator's site.
     """
     canonical = article.canonical_url or canonical_url(article.url)
+    for url in (article.url, canonical, article.page_canonical_url):
+        if url and is_aggregator(url):
+            raise NotAnArticle(f"store: refused {url[:200]}: an aggregator's page, not an "
+                               "article")
+    if feed_url and is_aggregator(feed_url):
+        feed_url = None  # the publisher's page it led to is the article; the link is not
     text = keys or text_keys(article.text)
     urls = list(dict.fromkeys(u for u in (canonical, article.url, feed_url) if u))
     page = _Page(article=article, canonical=canonical, urls=urls, fingerprint=text.fingerprint,
