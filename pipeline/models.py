@@ -50,6 +50,14 @@ class FeedItem:
     body: str | None = None
     # Where the publisher is, when the source says (GDELT's sourcecountry): ISO 3166-1 alpha-2.
     country: str | None = None
+    # The link exactly as the feed gave it, when `url` is another one: the publisher URL an
+    # aggregator's link (Google News) stands for. Kept for the record, never fetched.
+    link: str | None = None
+    # Why the publisher URL is unknown; `url` is then the aggregator's own link, which is
+    # never fetched: the entry settles as "unresolved", judged on its title and summary.
+    unresolved: str | None = None
+    # The publisher the feed names for the entry (Google News <source>), if it names one.
+    publisher: str | None = None
 
 
 @record
@@ -156,3 +164,6 @@ class Outcome(enum.StrEnum):
     FAILED_EXTRACT = "failed-extract"
     FAILED_STORE = "failed-store"  # the database refused the article (a limit, a constraint)
     REJECTED = "rejected"  # refused where it entered, never fetched (a link over MAX_URL)
+    # The publisher URL behind an aggregator's link is unknown (FeedItem.unresolved): never
+    # fetched, judged on the entry alone, tried again when the lookup may succeed.
+    UNRESOLVED = "unresolved"
