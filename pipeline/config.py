@@ -64,6 +64,12 @@ class Settings:
     poll_max_items: int = 500  # newest entries kept per poll; older ones are archive, not news
     newsapi_key: str | None = None  # NewsAPI sources are skipped (and logged) without it
     guardian_key: str | None = None  # Guardian content API sources: likewise
+    # Google News links issued since mid-2024 carry an opaque id only Google can map to the
+    # publisher URL (pipeline/sources/google_news.py). At most this many ids are looked up
+    # per cycle (two requests each); the rest wait for the next cycle. 0: never look up.
+    google_news_resolve_per_cycle: int = 50
+    google_news_interval_s: float = 1.0  # between request starts to Google News, any kind
+    google_news_url: str = "https://news.google.com"  # where the lookups go (tests: loopback)
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_security: str = "none"  # none | starttls | ssl
@@ -116,6 +122,9 @@ _ENV: dict[str, tuple[str, type]] = {
     "NEWSMON_POLL_MAX_ITEMS": ("poll_max_items", int),
     "NEWSMON_NEWSAPI_KEY": ("newsapi_key", str),
     "NEWSMON_GUARDIAN_KEY": ("guardian_key", str),
+    "NEWSMON_GOOGLE_NEWS_RESOLVE_PER_CYCLE": ("google_news_resolve_per_cycle", int),
+    "NEWSMON_GOOGLE_NEWS_INTERVAL": ("google_news_interval_s", float),
+    "NEWSMON_GOOGLE_NEWS_URL": ("google_news_url", str),
     "NEWSMON_SMTP_HOST": ("smtp_host", str),
     "NEWSMON_SMTP_PORT": ("smtp_port", int),
     "NEWSMON_SMTP_SECURITY": ("smtp_security", str),

@@ -2,6 +2,11 @@
 
 The CLI and the Airflow DAGs both call `run_cycle`. Network work runs in one
 event loop, extraction in a process pool, so neither waits for the other.
+
+Between poll and fetch, Google News links that only Google can resolve are looked up
+(`_Cycle.resolve_links`, through the id cache in `store.links`). An entry left without a
+publisher URL is never fetched: it settles as "unresolved", judged on its title, publisher
+and snippet alone, and is looked up again when the cache says so.
 """
 
 from __future__ import annotations
@@ -28,22 +33,24 @@ from pipeline.extract.page import ExtractError, extract_article
 from pipeline.extract.pool import ExtractPool
 from pipeline.http import FetchError, HttpClient
 from pipeline.ingest import poll as polling
-from pipeline.ingest.judge import Fulltext, early_verdict, judge_fulltext
+from pipeline.ingest.judge import Fulltext, early_verdict, judge_entry, judge_fulltext
 from pipeline.match import Watchlist, detect_language, load_watchlist
 from pipeline.models import Article, FeedItem, Match, Outcome, Response, Source
-from pipeline.sources import FeedParseError
+from pipeline.sources import FeedParseError, google_news, request_url
 from pipeline.store import (
     DatabaseUnavailable,
     connect,
     connect_for_ingest,
     database_error,
     is_connection_lost,
+    links,
     queries,
     roles,
 )
 from pipeline.store import sources as stored_sources
 from pipeline.store.articles import (
     KnownArticle,
+    NotAnArticle,
     StoreOutcome,
     known_articles,
     source_baseline,
@@ -70,6 +77,7 @@ class RunSummary:
     errors: list[str] = field(default_factory=list)
     skipped_locked: bool = False
     sources_busy: int = 0  # skipped: another cycle or shard was polling them
+    unresolved_relevant: int = 0  # unresolved entries whose title and snippet are relevant
 
     @property
     def new_articles(self) -> int:
@@ -91,6 +99,8 @@ class RunSummary:
             "failed_extract": self.outcomes[Outcome.FAILED_EXTRACT],
             "failed_store": self.outcomes[Outcome.FAILED_STORE],
             "rejected": self.outcomes[Outcome.REJECTED],
+            "unresolved": self.outcomes[Outcome.UNRESOLVED],
+            "unresolved_relevant": self.unresolved_relevant,
             "errors": len(self.errors),
         }
 
@@ -225,6 +235,11 @@ class _Cycle:
         self.summary = RunSummary(run_id=run_id)
         self._db_lock = asyncio.Lock()
         self._baselines: dict[int | None, int | None] = {}
+        # Google News lookups: a budget for the whole cycle, made one source at a time,
+        # and none at all once Google was unreachable or busy (why, for the entries left).
+        self._lookups_left = max(0, settings.google_news_resolve_per_cycle)
+        self._lookup_lock = asyncio.Lock()
+        self._lookups_halted: str | None = None
 
     @cached_property
     def watchlist(self) -> Watchlist:
@@ -253,6 +268,8 @@ class _Cycle:
                                                     watchlist=self.settings.watchlist))
         self._poll_states = await self.db(stored_sources.poll_states, [s.id for s in sources])
         async with HttpClient(self.settings) as client:
+            client.pace(host_of(self.settings.google_news_url),
+                        self.settings.google_news_interval_s)
             self.client = client
             try:
                 await asyncio.gather(*(self.poll_source(source) for source in sources))
@@ -340,13 +357,23 @@ class _Cycle:
 
     async def fresh_items(self, source: Source, items: list[FeedItem]) -> list[tuple[str, FeedItem]]:
         """The entries worth fetching: not settled before and not stored under any URL,
-        or stored but updated since we fetched them (``should_refetch``: maybe a revision)."""
+        or stored but updated since we fetched them (``should_refetch``: maybe a revision).
+
+        Entries keep the key of the link the feed gave, whatever URL a lookup finds for it.
+        One without a publisher URL is recorded unresolved, again only when a lookup made
+        now failed (the first time it was seen, it is recorded whatever the reason).
+        """
         by_key: dict[str, FeedItem] = {}
         for item in items:
             item = replace(item, url=canonical_url(item.url))
             by_key.setdefault(item_key(item), item)  # duplicate guids inside one feed
         self.summary.items_seen += len(by_key)
         settled = await self.db(queries.settled_item_keys, source.id, list(by_key))
+        by_key, looked_up = await self.resolve_links(source, by_key, settled)
+        waiting = [key for key, item in by_key.items()
+                   if item.unresolved and key not in settled and key not in looked_up]
+        recorded = (await self.db(queries.unresolved_item_keys, source.id, waiting)
+                    if waiting else set())
         known = await self.db(known_articles, [i.url for i in by_key.values()
                                                if len(i.url) <= MAX_URL])
         now = datetime.now(UTC)
@@ -361,14 +388,95 @@ class _Cycle:
                                         f"{MAX_URL:,} limit")
             elif stored is not None and _updated_since_fetched(item, stored, now=now):
                 fresh.append((key, item))
-            elif key in settled:
+            elif key in settled or (item.unresolved and key in recorded):
                 self.summary.outcomes[Outcome.ALREADY_SEEN] += 1
+            elif item.unresolved:
+                await self.record_unresolved(source, key, item)
             elif stored is not None:  # announced by another feed, or under another guid
                 await self.record(source, key, item, Outcome.DUPLICATE,
                                   article_id=stored.article_id)
             else:
                 fresh.append((key, item))
         return fresh
+
+    async def resolve_links(self, source: Source, by_key: dict[str, FeedItem],
+                            settled: set[str]) -> tuple[dict[str, FeedItem], set[str]]:
+        """Publisher URLs for the unsettled entries whose Google News link holds an id only
+        Google can resolve: from the id cache, else asked of Google within the cycle's
+        budget. Returns the entries (found ones now carry the publisher URL, the others why
+        they have none) and the keys whose id was asked of Google now."""
+        ids = {key: article_id for key, item in by_key.items()
+               if key not in settled and (article_id := google_news.opaque_id(item.url))}
+        if not ids:
+            return by_key, set()
+        # One source at a time: another feed listing the same id then finds the answer in
+        # the cache instead of asking Google twice.
+        async with self._lookup_lock:
+            cached = await self.db(links.cached_links, set(ids.values()))
+            now = datetime.now(UTC)
+            due = [i for i in dict.fromkeys(ids.values())
+                   if i not in cached or cached[i].is_due(now)]
+            ask = [] if self._lookups_halted else due[: self._lookups_left]
+            self._lookups_left -= len(ask)
+            lookups = {}
+            if ask:
+                lookups = await google_news.resolve_ids(
+                    self.client, ask, base_url=self.settings.google_news_url,
+                    edition=google_news.edition(request_url(source)))
+            made = {i: lookup for i, lookup in lookups.items() if lookup.asked}
+            self._lookups_halted = self._lookups_halted or next(
+                (lookup.halt for lookup in made.values() if lookup.halt), None)
+            if made:
+                await self.db(links.save_links,
+                              found={i: lookup.url for i, lookup in made.items() if lookup.url},
+                              failed={i: strip_controls(lookup.reason or "resolve: no URL")
+                                      for i, lookup in made.items() if not lookup.url})
+        resolved = dict(by_key)
+        for key, article_id in ids.items():
+            item, lookup, cache = by_key[key], lookups.get(article_id), cached.get(article_id)
+            url = lookup.url if lookup else cache.url if cache else None
+            if url:
+                resolved[key] = replace(item, url=canonical_url(url), link=item.link or item.url,
+                                        unresolved=None)
+            else:
+                resolved[key] = replace(item,
+                                        unresolved=self._not_resolved(lookup, cache, now=now))
+        return resolved, {key for key, article_id in ids.items() if article_id in made}
+
+    def _not_resolved(self, lookup: google_news.Lookup | None, cache: links.CachedLink | None,
+                      *, now: datetime) -> str:
+        """Why an entry has no publisher URL after `resolve_links`."""
+        if lookup is not None:
+            return lookup.reason or "resolve: no URL"
+        if cache is not None and not cache.is_due(now):
+            when = cache.next_try_at.isoformat(timespec="minutes") if cache.next_try_at else "?"
+            return f"{cache.reason} (looked up {cache.attempts}x; next lookup after {when})"
+        if self._lookups_halted:
+            return self._lookups_halted
+        cap = self.settings.google_news_resolve_per_cycle
+        if cap <= 0:
+            return "resolve: Google News lookups are off (NEWSMON_GOOGLE_NEWS_RESOLVE_PER_CYCLE=0)"
+        return (f"resolve: not looked up yet: this cycle's {cap} Google News lookups are spent "
+                "(NEWSMON_GOOGLE_NEWS_RESOLVE_PER_CYCLE)")
+
+    async def record_unresolved(self, source: Source, key: str, item: FeedItem) -> None:
+        """An entry with no publisher URL: never fetched, judged on the entry alone."""
+        match = judge_entry(item, self.watchlist)
+        reason = strip_controls(item.unresolved or "resolve: no URL")
+        self.summary.outcomes[Outcome.UNRESOLVED] += 1
+        self.summary.unresolved_relevant += match.relevant
+        self.summary.errors.append(f"{item.url}: {reason}")
+        try:
+            await self.db(queries.record_unresolved, source_id=source.id, item_key=key,
+                          url=item.url, title=item.title, reason=reason,
+                          publisher=item.publisher, summary=item.summary, match=match)
+        except psycopg.Error as exc:
+            if is_connection_lost(exc):
+                raise
+            not_recorded = database_error(exc, during="recording the entry")
+            log.error("run: %s not recorded: %s", item.url, not_recorded)
+            self.summary.errors.append(f"{item.url}: not recorded: {not_recorded}")
+        self.notify("item-done", 1)
 
     async def process_item(self, source: Source, key: str, item: FeedItem) -> None:
         if item.body is not None:  # the source delivered the text: there is no page to fetch
@@ -434,6 +542,9 @@ class _Cycle:
                 full=full, response=response, keys=page.keys,
                 alert_window_hours=self.settings.alert_window_hours,
             )
+        except NotAnArticle as exc:  # an aggregator's page: its text is not news
+            await self.record(source, key, item, Outcome.FAILED_STORE, error=str(exc))
+            return
         except (psycopg.Error, UnicodeError) as exc:  # UnicodeError: a value not UTF-8 encodable
             if is_connection_lost(exc):
                 raise

@@ -4,7 +4,8 @@ the verdict to keep (on the text, or on the feed's summary when the page is a te
 `judge_verdict` is the only place a stored verdict is decided: `judge_fulltext` asks it
 for a new page in the cycle, re-extraction (`ingest.reextract`) for an archived one, and
 an extraction worker computes its text verdict ahead (`early_verdict`) through the same
-rule. No I/O: the store writes what these decide.
+rule. `judge_entry` judges a feed entry no page will ever back (its publisher URL is
+unknown) on the entry alone. No I/O: the store writes what these decide.
 """
 
 from __future__ import annotations
@@ -117,3 +118,13 @@ def early_verdict(article: Article, watchlist: Watchlist | str) -> Match | None:
 
 def _text_verdict(article: Article, watchlist: Watchlist) -> Match:
     return match_article(watchlist, title=article.title, text=article.text, lang=article.lang)
+
+
+def judge_entry(item: FeedItem, watchlist: Watchlist) -> Match:
+    """The verdict on a feed entry whose page is never fetched (an unresolved aggregator
+    link): its title, and its summary with the publisher the feed names (unless the summary
+    names it already: a name counted twice would weigh twice)."""
+    text = summary_text(item.summary)
+    if item.publisher and item.publisher not in text:
+        text = f"{text}\n{item.publisher}".strip()
+    return match_article(watchlist, title=item.title, text=text, lang=item.language)

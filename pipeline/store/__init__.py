@@ -4,7 +4,8 @@
 `DatabaseUnavailable`, a refusal into `DatabaseError`), `migrate` (sql/, shipped in the
 wheel), `roles` (least privilege), `sources` (sources, their polls and health), `queries`
 (runs, shards, feed entries, verdicts), `articles` (the one article writer: new pages,
-revisions, copies, stories, re-extraction) and `raw` (the archive of responses).
+revisions, copies, stories, re-extraction), `raw` (the archive of responses) and `links`
+(the Google News id cache).
 """
 
 from __future__ import annotations

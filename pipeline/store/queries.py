@@ -94,12 +94,24 @@ def finish_run(conn: psycopg.Connection, run_id: int, *, status: str,
 
 def settled_item_keys(conn: psycopg.Connection, source_id: int, keys: list[str]) -> set[str]:
     """Keys of entries already handled for good (stored, refused at the edge, or failed
-    too often to retry)."""
+    too often to retry). An unresolved entry is never settled: its lookup may succeed
+    later, and the id cache (store.links), not the entry, decides when to try again."""
     rows = conn.execute(
         """SELECT item_key FROM feed_items
            WHERE source_id = %s AND item_key = ANY(%s)
-             AND (article_id IS NOT NULL OR outcome = %s OR attempts >= %s)""",
-        (source_id, keys, str(Outcome.REJECTED), MAX_ITEM_ATTEMPTS),
+             AND (article_id IS NOT NULL OR outcome = %s
+                  OR (attempts >= %s AND outcome <> %s))""",
+        (source_id, keys, str(Outcome.REJECTED), MAX_ITEM_ATTEMPTS, str(Outcome.UNRESOLVED)),
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def unresolved_item_keys(conn: psycopg.Connection, source_id: int, keys: list[str]) -> set[str]:
+    """Keys of entries recorded as unresolved (no publisher URL yet)."""
+    rows = conn.execute(
+        """SELECT item_key FROM feed_items
+           WHERE source_id = %s AND item_key = ANY(%s) AND outcome = %s""",
+        (source_id, keys, str(Outcome.UNRESOLVED)),
     ).fetchall()
     return {row[0] for row in rows}
 
@@ -142,4 +154,25 @@ def save_match(conn: psycopg.Connection, *, article_id: int, match: Match,
                                              first_offset) VALUES (%s, %s, %s, %s, %s)""",
             (article_id, match.watchlist, mention.entity_id, mention.count,
              mention.first_offset),
+        )
+
+
+def record_unresolved(conn: psycopg.Connection, *, source_id: int, item_key: str, url: str,
+                      title: str, reason: str, publisher: str | None, summary: str,
+                      match: Match) -> None:
+    """An entry whose publisher URL is unknown, and the verdict on its title and summary,
+    in one transaction."""
+    with conn.transaction():
+        record_item(conn, source_id=source_id, item_key=item_key, url=url, title=title,
+                    outcome=Outcome.UNRESOLVED, error=reason)
+        conn.execute(
+            """INSERT INTO feed_item_matches (source_id, item_key, watchlist, publisher, summary,
+                                              relevant, score, evidence)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (source_id, item_key, watchlist) DO UPDATE SET
+                   publisher = EXCLUDED.publisher, summary = EXCLUDED.summary,
+                   relevant = EXCLUDED.relevant, score = EXCLUDED.score,
+                   evidence = EXCLUDED.evidence, matched_at = now()""",
+            (source_id, item_key, match.watchlist, publisher, summary, match.relevant,
+             match.score, Jsonb([e.as_json() for e in match.evidence])),
         )
