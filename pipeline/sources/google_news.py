@@ -47,6 +47,7 @@ from pipeline.errors import NewsmonError
 from pipeline.http import FetchError
 from pipeline.models import FeedItem, Response, Source, record
 from pipeline.sources import rss
+from pipeline.sources.fields import title_without_publisher
 from pipeline.text import MAX_URL, clean_summary, clean_title, strip_controls
 from pipeline.urls import is_aggregator
 
@@ -134,7 +135,7 @@ def _resolved(entry: feedparser.FeedParserDict, item: FeedItem) -> FeedItem:
         url=found or link,
         link=link if found and found != link else None,
         unresolved=None if found else (NEEDS_LOOKUP if opaque_id(link) else NO_PUBLISHER),
-        title=_without_publisher(item.title, publisher),
+        title=title_without_publisher(item.title, publisher),
         summary=clean_summary(_plain_text(description)),
         publisher=publisher or None,
     )
@@ -217,15 +218,6 @@ def _is_google(host: str | None) -> bool:
 def _publisher(entry: feedparser.FeedParserDict) -> str:
     source = entry.get("source") or {}
     return " ".join(str(source.get("title", "")).split())
-
-
-def _without_publisher(title: str, publisher: str) -> str:
-    """Google appends " - Publisher" to every headline; the article's own title has none.
-    Only that exact suffix goes: publishers' names and headlines contain " - " too."""
-    suffix = f" - {publisher}"
-    if publisher and title.endswith(suffix) and len(title) > len(suffix):
-        return title[: -len(suffix)].rstrip()
-    return title
 
 
 def _plain_text(html: str) -> str:
