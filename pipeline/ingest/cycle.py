@@ -532,7 +532,7 @@ class _Cycle:
                               response: Response | None) -> None:
         """Judge a text (dates, completeness, verdict) and store it with the entry's
         outcome; `response` is the fetched page to archive, None for a delivered text."""
-        article = self.complete(page.article, item, source)
+        article = complete_article(page.article, item, source)
         full = judge_fulltext(article=article, item=item, page_date=page_date,
                               early_match=page.match, watchlist=self.watchlist,
                               baseline_chars=await self.baseline(source))
@@ -560,18 +560,6 @@ class _Cycle:
         if source.id not in self._baselines:
             self._baselines[source.id] = await self.db(source_baseline, source_id=source.id)
         return self._baselines[source.id]
-
-    def complete(self, article: Article, item: FeedItem, source: Source) -> Article:
-        """Fill what the page lacked from the feed entry; canonicalise the URL."""
-        lang = article.lang or detect_language(article.text) or item.language or source.language
-        return replace(
-            article,
-            canonical_url=canonical_url(article.url, page_canonical=article.page_canonical_url),
-            title=article.title or item.title,
-            author=article.author or item.author,
-            published_at=article.published_at or item.published_at,
-            lang=lang,
-        )
 
     async def record(self, source: Source, key: str, item: FeedItem, outcome: Outcome, *,
                      article_id: int | None = None, error: str | None = None) -> None:
@@ -622,6 +610,19 @@ def extract_page(body: bytes, *, url: str, content_type: str | None = None,
     article = extract_article(body, url=url, content_type=content_type)
     return ExtractedPage(article=article, keys=text_keys(article.text),
                          match=early_verdict(article, watchlist))
+
+
+def complete_article(article: Article, item: FeedItem, source: Source) -> Article:
+    """Fill what the page lacked from the feed entry; canonicalise the URL."""
+    lang = article.lang or detect_language(article.text) or item.language or source.language
+    return replace(
+        article,
+        canonical_url=canonical_url(article.url, page_canonical=article.page_canonical_url),
+        title=article.title or item.title,
+        author=article.author or item.author,
+        published_at=article.published_at or item.published_at,
+        lang=lang,
+    )
 
 
 def delivered_page(item: FeedItem, *, source_language: str | None,
