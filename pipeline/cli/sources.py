@@ -13,6 +13,7 @@ The sources file and the `sources` table:
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -289,6 +290,66 @@ def discover_command(settings: Settings, url: str) -> None:
             feed.url, feed.problem or feed.title, feed.format, str(feed.items), feed.how)))
     Console(width=200).print(table)
     click.echo("add one with: newsmon sources add NAME URL")
+
+
+@sources_group.command("try")
+@click.argument("target")
+@click.option("--kind", help="Source kind (rss, google_news, bing_news, gdelt, newsapi, "
+              "guardian, sitemap); guessed from the URL or the file's content when omitted.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="A source parameter, e.g. query=... for gdelt or newsapi (repeatable).")
+@click.option("--language", help="The source's language (e.g. es), as in the sources file.")
+@click.option("--url", "saved_url", help="With a FILE: the URL it was saved from "
+              "(relative links resolve against it).")
+@click.option("--sample", default=3, show_default=True,
+              help="How many items' pages to fetch, extract and judge.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per item, per line.")
+@click.pass_obj
+def try_command(settings: Settings, target: str, kind: str | None, params: tuple[str, ...],
+                language: str | None, saved_url: str | None, sample: int,
+                as_json: bool) -> None:
+    """Dry-run a source before adding it: TARGET is its URL, or a FILE holding a saved
+    response. Polls (or reads the file), parses, resolves links and fetches, extracts and
+    judges the first few items' pages. Stores nothing; exits non-zero with the service's
+    own message when it refuses (a rejected query, a missing API key)."""
+    from pipeline.ingest.trial import TrialError, guess_kind, saved_response, try_source
+    from pipeline.sources import ADAPTERS
+
+    path = Path(target)
+    saved = saved_response(path, url=saved_url) if path.is_file() else None
+    if saved is None and not target.startswith(("http://", "https://")):
+        raise click.BadParameter(f"{target!r} is neither a file nor an http(s) URL",
+                                 param_hint="TARGET")
+    kind = kind or guess_kind(saved_url or target, saved.body if saved else None)
+    if kind not in ADAPTERS:
+        raise click.BadParameter(f"unknown kind {kind!r} (known: {', '.join(sorted(ADAPTERS))})",
+                                 param_hint="--kind")
+    source = Source(name=f"try {target}"[:200], url=saved_url or target, kind=kind,
+                    language=language, params=_parse_params(params))
+    try:
+        tried = asyncio.run(try_source(settings, source, saved=saved, sample=max(0, sample)))
+    except TrialError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        for entry in tried:
+            click.echo(json.dumps(entry.as_json(), ensure_ascii=False))
+        return
+    table = Table(title=f"{len(tried)} items from {target} ({kind}); nothing stored")
+    for column in ("title", "url", "published", "page"):
+        table.add_column(column)
+    for entry in tried:
+        row = entry.as_json()
+        if entry.error:
+            page = f"error: {entry.error}"
+        elif entry.fetched:
+            page = (f"{entry.fulltext_status}, {entry.chars:,} chars, "
+                    f"{'relevant' if entry.relevant else 'not relevant'} ({entry.score})")
+        else:
+            page = "not fetched"
+        table.add_row(*(escape(printable(cell)) for cell in (
+            row["title"], row["url"] or f"unresolved: {row['unresolved_reason']}",
+            row["published_at"] or "-", page)))
+    Console(width=220).print(table)
 
 
 def _when(moment: datetime | None) -> str:
