@@ -466,17 +466,9 @@ class _Cycle:
         self.summary.outcomes[Outcome.UNRESOLVED] += 1
         self.summary.unresolved_relevant += match.relevant
         self.summary.errors.append(f"{item.url}: {reason}")
-        try:
-            await self.db(queries.record_unresolved, source_id=source.id, item_key=key,
-                          url=item.url, title=item.title, reason=reason,
-                          publisher=item.publisher, summary=item.summary, match=match)
-        except psycopg.Error as exc:
-            if is_connection_lost(exc):
-                raise
-            not_recorded = database_error(exc, during="recording the entry")
-            log.error("run: %s not recorded: %s", item.url, not_recorded)
-            self.summary.errors.append(f"{item.url}: not recorded: {not_recorded}")
-        self.notify("item-done", 1)
+        await self.record_row(item.url, queries.record_unresolved, source_id=source.id,
+                              item_key=key, url=item.url, title=item.title, reason=reason,
+                              publisher=item.publisher, summary=item.summary, match=match)
 
     async def process_item(self, source: Source, key: str, item: FeedItem) -> None:
         if item.body is not None:  # the source delivered the text: there is no page to fetch
@@ -567,16 +559,21 @@ class _Cycle:
         if error:
             error = strip_controls(error)  # database messages can quote the value they refused
             self.summary.errors.append(f"{item.url}: {error}")
+        await self.record_row(item.url, queries.record_item, source_id=source.id,
+                              item_key=key, url=item.url, title=item.title, outcome=outcome,
+                              article_id=article_id, error=error)
+
+    async def record_row(self, url: str, write: Callable, /, **row: object) -> None:
+        """Write an entry's feed_items row; a refused row is logged and counted, and only a
+        lost connection ends the cycle. The entry is done either way."""
         try:
-            await self.db(queries.record_item, source_id=source.id, item_key=key, url=item.url,
-                          title=item.title, outcome=outcome, article_id=article_id,
-                          error=error)
+            await self.db(write, **row)
         except psycopg.Error as exc:
             if is_connection_lost(exc):
                 raise
             not_recorded = database_error(exc, during="recording the entry")
-            log.error("run: %s not recorded: %s", item.url, not_recorded)
-            self.summary.errors.append(f"{item.url}: not recorded: {not_recorded}")
+            log.error("run: %s not recorded: %s", url, not_recorded)
+            self.summary.errors.append(f"{url}: not recorded: {not_recorded}")
         self.notify("item-done", 1)
 
 
