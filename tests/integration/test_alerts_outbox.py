@@ -19,6 +19,12 @@ LONG_AGO = NOW - timedelta(days=30)
 
 
 @pytest.fixture
+def settings(settings):
+    """Delivery is under test here, not batching: a queued alert is due at once."""
+    return settings.replace(alert_batch_minutes=0)
+
+
+@pytest.fixture
 def conn(db_url: str):
     with psycopg.connect(db_url, autocommit=True) as connection:
         yield connection
