@@ -42,6 +42,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 MAX_LEAD = 420  # characters: two or three sentences
 MAX_LEAD_SENTENCES = 3
 MAX_WHY = 4  # entities named under "why"
+MIN_MORE_OUTLETS = 2  # outlets doubling is news when at least this many joined
 _LOCALE = Locale("en")  # the emails are in English
 _SMALL_WORDS = {"de", "del", "la", "las", "los", "el", "y", "of", "the", "and", "on", "in"}
 
@@ -201,10 +202,11 @@ def describe_change(event: EventView, *, shown_outlets: Sequence[str] | None,
 
 def is_material(*, outlets: frozenset[str], languages: frozenset[str],
                 shown_outlets: Sequence[str] | None, shown_languages: Sequence[str] | None) -> bool:
-    """Worth an update: a language the last email did not have, or twice its outlets."""
-    shown = frozenset(shown_outlets or ())
+    """Worth an update: a language the last email did not have, or at least twice its
+    outlets and two more (one outlet joining a lone first report is not yet news)."""
+    shown = len(frozenset(shown_outlets or ()))
     return bool(languages - frozenset(shown_languages or ())) or \
-        (len(outlets) > len(shown) and len(outlets) >= 2 * max(len(shown), 1))
+        (len(outlets) >= 2 * shown and len(outlets) >= shown + MIN_MORE_OUTLETS)
 
 
 def format_time(moment: datetime | None, timezone: str) -> str:
