@@ -99,8 +99,8 @@ def test_the_email_names_every_outlet_carrying_the_story(conn, db_url, settings,
     html = message.get_body(("html",)).get_content()
     assert "  - wire.example: https://www.wire.example/a" in text  # no site name: the host
     assert "  - Diario: https://diario.example/b\r\n  - Agencia Uno: (no web link)\r\n" in text
-    assert ('<a href="https://diario.example/b" style="color:#0b4f8a">Diario</a> &middot; '
-            "Agencia Uno</p>") in html
+    assert ('<a href="https://diario.example/b" style="color:#0b4f8a">Diario</a></span> &middot; '
+            '<span style="white-space:nowrap">Agencia Uno</span></p>') in html
 
 
 def test_message_id_and_smtp_reply_are_recorded(conn, db_url, settings, smtp_server) -> None:

@@ -144,7 +144,7 @@ def test_encoded_word_payload_in_title_and_name_stays_text() -> None:
     assert b"\r\nYour account is locked" not in wire
     text = parsed.get_body(("plain",)).get_content()
     html = parsed.get_body(("html",)).get_content()
-    assert text.splitlines()[0] == clean_text(ENCODED_PAYLOAD)  # inert in a body: never decoded
+    assert clean_text(ENCODED_PAYLOAD) in text.splitlines()  # inert in a body: never decoded
     assert "https://evil" not in text + html and "Your account is locked" not in text + html
 
 
