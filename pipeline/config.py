@@ -80,6 +80,9 @@ class Settings:
     allow_http_public_url: bool = False  # local development on a LAN host, never production
     secret_key: str = ""  # signs unsubscribe links; see _home_secret_key and check_secret_key
     alert_window_hours: float = 24.0
+    # An immediate alert waits this long for the subscriber's other news, so one email
+    # carries them all; 0: sent at the next `alerts send`.
+    alert_batch_minutes: float = 5.0
     raw_retention_days: float = 90.0  # raw responses kept for `newsmon reextract`
 
     @property
@@ -135,6 +138,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "NEWSMON_ALLOW_HTTP_PUBLIC_URL": ("allow_http_public_url", bool),
     "NEWSMON_SECRET_KEY": ("secret_key", str),
     "NEWSMON_ALERT_WINDOW_HOURS": ("alert_window_hours", float),
+    "NEWSMON_ALERT_BATCH_MINUTES": ("alert_batch_minutes", float),
     "NEWSMON_RAW_RETENTION_DAYS": ("raw_retention_days", float),
 }
 

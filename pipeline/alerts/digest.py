@@ -1,7 +1,8 @@
 """Daily digests: built once per subscriber and local date, at the subscriber's hour.
 
 A digest lists every relevant story that no earlier digest of the subscriber listed,
-one entry per story, each story in one digest only. It is not a time window: an
+each story in one digest only, shown one entry per event (its stories together, with
+all its outlets); an event that grows after a digest comes back in the next one. It is not a time window: an
 article is stored with the time its transaction began and becomes visible when that
 commits, so one committed just after a digest was built can carry a time before it;
 a window starting at the previous digest would skip it for good. What reaches back
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, time, timedelta
-from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +24,7 @@ from psycopg.rows import dict_row
 
 from pipeline.alerts.outbox import (
     ConnectionSource,
+    Outgoing,
     SendReport,
     deliver,
     mailer_for,
@@ -31,9 +32,9 @@ from pipeline.alerts.outbox import (
     recipient_from_row,
     utcnow,
 )
-from pipeline.alerts.render import StoryView, group_by_entity, render_digest
+from pipeline.alerts.render import EventView, group_by_entity, render_digest
 from pipeline.alerts.smtp import Mailer
-from pipeline.alerts.stories import load_story
+from pipeline.alerts.stories import load_event
 from pipeline.config import Settings, check_link_settings
 from pipeline.dates import as_utc
 
@@ -147,26 +148,43 @@ def send_digests(db: ConnectionSource, settings: Settings, *, now: datetime | No
     """Build the digests due at `now`, then send every pending digest. Idempotent."""
     check_link_settings(settings)  # before building: a weak key must not send forgeable links
     now = as_utc(now or utcnow())
-    cache: dict[tuple, StoryView] = {}  # the day's stories recur in many digests
+    cache: dict[tuple, EventView] = {}  # the day's events recur in many digests
 
-    def story(conn: psycopg.Connection, key: tuple) -> StoryView:
+    def event(conn: psycopg.Connection, item: dict[str, Any], timezone: str) -> EventView:
+        key = (item["article_id"], item["story_id"], item["event_id"], item["watchlist"],
+               item["catch_up"], timezone)
         if key not in cache:
-            article_id, story_id, watchlist, catch_up, timezone = key
-            cache[key] = load_story(conn, article_id=article_id, story_id=story_id,
-                                    watchlist=watchlist, timezone=timezone, catch_up=catch_up)
+            cache[key] = load_event(conn, article_id=item["article_id"],
+                                    story_id=item["story_id"], event_id=item["event_id"],
+                                    watchlist=item["watchlist"], timezone=timezone,
+                                    catch_up=item["catch_up"])
         return cache[key]
 
-    def render(conn: psycopg.Connection, row: dict[str, Any]) -> EmailMessage:
+    def render(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> Outgoing:
+        (row,) = rows
         recipient = recipient_from_row(row)
-        items = conn.execute(
-            """SELECT article_id, story_id, watchlist, catch_up FROM digest_items
-               WHERE digest_id = %s ORDER BY article_id""", (row["id"],)).fetchall()
-        stories = [story(conn, (*item, recipient.timezone)) for item in items]
-        return render_digest(settings, recipient=recipient, groups=group_by_entity(stories),
-                             local_date=row["local_date"], digest_id=row["id"],
-                             created_at=row["created_at"], now=now)
+        with conn.cursor(row_factory=dict_row) as cur:
+            items = cur.execute(
+                """SELECT di.article_id, di.story_id, st.event_id, di.watchlist, di.catch_up
+                   FROM digest_items di LEFT JOIN stories st ON st.id = di.story_id
+                   WHERE di.digest_id = %s ORDER BY di.article_id""", (row["id"],)).fetchall()
+        # One entry per event: its first listed story shows it, catch-up only if all are.
+        by_event: dict[tuple, dict[str, Any]] = {}
+        for item in items:
+            key = ("event", item["event_id"]) if item["event_id"] else ("article", item["article_id"])
+            first = by_event.setdefault(key, dict(item))
+            first["catch_up"] = first["catch_up"] and item["catch_up"]
+        events = [event(conn, item, recipient.timezone) for item in by_event.values()]
+        return Outgoing(message=render_digest(
+            settings, recipient=recipient, groups=group_by_entity(events),
+            local_date=row["local_date"], digest_id=row["id"], created_at=row["created_at"],
+            now=now))
+
+    def claim(conn: psycopg.Connection) -> list[dict[str, Any]]:
+        with conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(_CLAIM_DIGEST, {"now": now}).fetchall()
 
     with open_connection(db) as conn, mailer_for(settings, mailer) as smtp:
         report = SendReport(built=build_due_digests(conn, now=now))
-        return deliver(conn, smtp, table="digests", claim_sql=_CLAIM_DIGEST, render=render,
+        return deliver(conn, smtp, table="digests", claim=claim, render=render,
                        now=now, limit=limit, report=report)

@@ -10,6 +10,10 @@ CR/LF beforehand does not help because the encoded word carries them. So:
   then controls stripped, and any `=?` left broken so no client decodes again;
   display names (`header_address`) also lose the RFC 5322 specials, which 3.11.7
   mis-folds;
+- the Subject is one line cut on a word boundary (`subject_line`) and written by
+  `WIRE_POLICY`, which encodes and folds it with the legacy `email.header.Header`:
+  3.11.7's folder loses or adds spaces where it splits a long subject (a leading
+  space, two words run together), and `check_message` compares it exactly;
 - every rendered message is serialized and re-parsed by `check_message`, which
   refuses it (`UnsafeMessage`) unless the bytes carry exactly the headers,
   values and parts newsmon set. The defence does not depend on the Python
@@ -23,6 +27,7 @@ from collections import Counter
 from collections.abc import Mapping
 from email import policy
 from email.errors import MessageError
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -40,7 +45,31 @@ _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]+')
 MAX_NAME = 100
 # Headers the email package adds itself for a text + HTML message.
 _MIME_HEADERS = frozenset({"MIME-Version", "Content-Type", "Content-Transfer-Encoding"})
-WIRE_POLICY = policy.SMTP  # CRLF line ends: the bytes the server gets
+MAX_SUBJECT = 140
+# Headers whose parsed value must equal what was set character for character (the others
+# are compared without whitespace, see _unspaced).
+_EXACT = frozenset({"Subject"})
+
+
+class _WirePolicy(policy.EmailPolicy):
+    """policy.SMTP (CRLF line ends), with the Subject encoded and folded by `Header`.
+
+    The modern folder of 3.11.7 misplaces the space at a fold between encoded words
+    (decoders drop it, two words run together) or before a first word that does not fit
+    (a stray leading space). `Header` keeps every space inside the encoded words or
+    folds only at whitespace, and `check_message` proves the result decodes exactly.
+    """
+
+    def _fold(self, name, value, refold_binary=False):
+        if name.lower() != "subject":
+            return super()._fold(name, value, refold_binary)
+        text = str(value)
+        header = Header(text, "us-ascii" if text.isascii() else "utf-8",
+                        maxlinelen=self.max_line_length, header_name=name)
+        return f"{name}: {header.encode(linesep=self.linesep)}{self.linesep}"
+
+
+WIRE_POLICY = _WirePolicy(linesep="\r\n")  # the bytes the server gets
 
 
 class UnsafeMessage(ValueError):
@@ -61,6 +90,21 @@ def clean_header(value: str | None, *, limit: int = MAX_HEADER) -> str:
     text = str(policy.default.header_factory("X-Newsmon-Clean", text))
     text = " ".join(_CONTROL.sub(" ", text).split())
     return _capped(text.replace("=?", "= ?"), limit)
+
+
+def subject_line(prefix: str, text: str | None, suffix: str = "", *,
+                 limit: int = MAX_SUBJECT) -> str:
+    """`prefix + text + suffix` as one clean line of at most `limit` characters: whitespace
+    squashed, no leading space, and `text` cut on a word boundary (with "…") to fit."""
+    prefix, suffix = clean_header(prefix), clean_header(suffix)
+    text = clean_header(text)
+    room = limit - (len(prefix) + 1 if prefix else 0) - (len(suffix) + 1 if suffix else 0)
+    if len(text) > room:
+        cut = text[: max(room - 1, 0)]
+        if " " in cut.strip():
+            cut = cut.rsplit(" ", 1)[0]  # the last whole word that fits
+        text = cut.rstrip(" ,;:-–—") + "…"
+    return clean_header(" ".join(f"{prefix} {text} {suffix}".split()), limit=limit)
 
 
 def clean_display_name(name: str | None) -> str:
@@ -112,6 +156,8 @@ def _header_problems(parsed: EmailMessage, built: EmailMessage,
         if isinstance(want, Address):
             same = [(_unspaced(a.display_name), a.addr_spec) for a in parsed[name].addresses] \
                 == [(_unspaced(want.display_name), want.addr_spec)]
+        elif name in _EXACT:
+            same = str(parsed[name]) == str(want)
         else:
             same = _unspaced(parsed[name]) == _unspaced(want)
         if not same:

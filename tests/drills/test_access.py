@@ -25,6 +25,12 @@ BODY = ("The government of Nicolás Maduro said on Tuesday that police in Caraca
 INJECTIONS = [SQL, "x') OR 1=1 --", "venezuela' OR 'a'='a", "$$; TRUNCATE articles; $$"]
 
 
+@pytest.fixture
+def settings(settings):
+    """Sending is under test here, not batching: a queued alert is due at the next pass."""
+    return settings.replace(alert_batch_minutes=0)
+
+
 def _page() -> bytes:
     return (f"<html lang='en'><head><meta charset='utf-8'><title>{TITLE}</title></head><body>"
             f"<article><h1>{TITLE}</h1>{''.join(f'<p>{BODY}</p>' for _ in range(4))}"

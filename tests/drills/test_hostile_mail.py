@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from pipeline.alerts import add_subscriber, send_pending
 from pipeline.demo import SITE_DIR
@@ -27,6 +28,12 @@ PAYLOAD = f"Maduro Venezuela =?utf-8?b?{base64.b64encode(HIDDEN).decode()}?="
 HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Unsubscribe",
            "List-Unsubscribe-Post", "Auto-Submitted", "MIME-Version", "Content-Type"]
 DEMO_PAGE = "caribbean-wire/2026/11/tren-de-aragua-arrests.html"
+
+
+@pytest.fixture
+def settings(settings):
+    """Sending is under test here, not batching: a queued alert is due at the next pass."""
+    return settings.replace(alert_batch_minutes=0)
 
 
 def _hostile_site(server: LoopbackServer) -> None:

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from pipeline.alerts import send_digests
-from tests.support.newsrows import add_article, add_subscriber_row
+from tests.support.newsrows import add_article, add_event, add_subscriber_row
 from tests.support.smtp import SmtpServer
 
 
@@ -56,7 +56,7 @@ def test_each_digest_goes_out_at_the_subscribers_local_hour_once(
     assert sent_at == {"tokyo@example.org": [_utc(13, 22)],
                        "caracas@example.org": [_utc(14, 11)]}
     subjects = sorted(str(m.message["Subject"]) for m in smtp_server.messages)
-    assert subjects == ["newsmon digest 2026-11-14: 1 story"] * 2
+    assert subjects == ["newsmon digest 2026-11-14: 1 event"] * 2
     digests = conn.execute("SELECT local_date::text, status FROM digests ORDER BY id").fetchall()
     assert digests == [("2026-11-14", "sent"), ("2026-11-14", "sent")]
 
@@ -93,16 +93,16 @@ def test_digest_groups_stories_by_entity_most_covered_first(conn, db_url, settin
     assert (report.built, report.sent) == (1, 1)
     text = _plain(smtp_server.messages[0])
     headings = [line for line in text.splitlines() if line.startswith("== ")]
-    assert headings == ["== Tren de Aragua: 2 stories, 4 outlets ==",
-                        "== Maduro: 1 story, 2 outlets ==",
-                        "== US Strikes: 1 story, 1 outlet =="]
+    assert headings == ["== Tren de Aragua: 2 events, 4 outlets ==",
+                        "== Maduro: 1 event, 2 outlets ==",
+                        "== US Strikes: 1 event, 1 outlet =="]
     items = [line for line in text.splitlines() if line.startswith("* ")]
     assert items == ["* Tren de Aragua members arrested in Santiago",
                      "* Tren de Aragua extortion ring in Bogotá",
                      "* Maduro decrees emergency",
                      "* [catch-up] Strike on a boat near Sucre"]
-    assert "Also: Copy 0, Copy 1" in text
-    assert str(smtp_server.messages[0].message["Subject"]) == "newsmon digest 2026-11-14: 4 stories"
+    assert "  - Copy 0: https://copy0.example/arrests\r\n  - Copy 1: https://copy1.example/arrests" in text
+    assert str(smtp_server.messages[0].message["Subject"]) == "newsmon digest 2026-11-14: 4 events"
     html = smtp_server.messages[0].message.get_body(("html",)).get_content()
     assert html.index("Tren de Aragua") < html.index("Maduro") < html.index("US Strikes")
     assert "catch-up" in html
@@ -217,3 +217,28 @@ def test_unsubscribed_daily_subscriber_gets_no_digest(conn, db_url, settings,
 
     assert (report.sent, smtp_server.messages) == (0, [])
     assert conn.execute("SELECT status FROM digests").fetchall() == [("skipped",)]
+
+
+def test_a_digest_lists_an_event_once_with_all_its_outlets(conn, db_url, settings,
+                                                           smtp_server) -> None:
+    settings = smtp_server.configure(settings)
+    add_subscriber_row(conn, "ana@example.org", created_at=_utc(1, 0), mode="daily",
+                       digest_hour=7)
+    day = _utc(14, 3)
+    event = add_event(conn, first_seen_at=day)
+    add_article(conn, title="Tren de Aragua leader arrested in Chile",
+                url="https://wire.example/arrest", site_name="Wire", now=day, event_id=event)
+    add_article(conn, title="Capturan en Chile a un cabecilla del Tren de Aragua",
+                url="https://elpitazo.example/captura", site_name="El Pitazo", lang="es",
+                now=day, event_id=event)
+    add_article(conn, title="Maduro decrees emergency", url="https://c.example/decree", now=day)
+
+    send_digests(db_url, settings, now=_utc(14, 7))
+
+    text = _plain(smtp_server.messages[0])
+    items = [line for line in text.splitlines() if line.startswith("* ")]
+    assert sorted(items) == ["* Maduro decrees emergency",
+                             "* Tren de Aragua leader arrested in Chile"]
+    assert "  - Wire (English): https://wire.example/arrest" in text
+    assert "  - El Pitazo (Spanish): https://elpitazo.example/captura" in text
+    assert str(smtp_server.messages[0].message["Subject"]) == "newsmon digest 2026-11-14: 2 events"

@@ -19,6 +19,12 @@ LONG_AGO = NOW - timedelta(days=30)
 
 
 @pytest.fixture
+def settings(settings):
+    """Delivery is under test here, not batching: a queued alert is due at once."""
+    return settings.replace(alert_batch_minutes=0)
+
+
+@pytest.fixture
 def conn(db_url: str):
     with psycopg.connect(db_url, autocommit=True) as connection:
         yield connection
@@ -64,16 +70,16 @@ def test_one_email_per_subscriber_and_story_however_many_copies_and_reruns(
     report = send_pending(db_url, settings, now=NOW)
     again = send_pending(db_url, settings, now=NOW + timedelta(hours=1))
 
-    assert (report.sent, again.sent) == (4, 0)
+    assert (report.sent, report.emails, again.sent) == (4, 2, 0)
+    # Both stories reach each subscriber in one email (they were queued together).
     assert _delivered(smtp_server) == {
-        ("ana@example.org", "[venezuela] Maduro announces cabinet reshuffle"): 1,
-        ("ben@example.org", "[venezuela] Maduro announces cabinet reshuffle"): 1,
-        ("ana@example.org", "[venezuela] Tren de Aragua leader arrested in Chile"): 1,
-        ("ben@example.org", "[venezuela] Tren de Aragua leader arrested in Chile"): 1,
+        ("ana@example.org", "[venezuela] Maduro announces cabinet reshuffle (and 1 more)"): 1,
+        ("ben@example.org", "[venezuela] Maduro announces cabinet reshuffle (and 1 more)"): 1,
     }
+    body = smtp_server.messages[0].message.get_body(("plain",)).get_content()
+    assert body.count("Maduro announces cabinet reshuffle") == 1  # the copies are not repeated
+    assert body.count("Tren de Aragua leader arrested in Chile") == 1
     # The copies show up as other outlets carrying the story.
-    body = next(m.message for m in smtp_server.messages
-                if "cabinet" in str(m.message["Subject"])).get_body(("plain",)).get_content()
     assert "Outlet 0" in body and "Outlet 2" in body
 
 
@@ -91,9 +97,10 @@ def test_the_email_names_every_outlet_carrying_the_story(conn, db_url, settings,
     message = smtp_server.messages[0].message
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "wire.example" in text  # no site name: the host, without www
-    assert "  - Diario <https://diario.example/b>\r\n  - Agencia Uno\r\n" in text
-    assert '<a href="https://diario.example/b" style="color:#555">Diario</a>, Agencia Uno' in html
+    assert "  - wire.example: https://www.wire.example/a" in text  # no site name: the host
+    assert "  - Diario: https://diario.example/b\r\n  - Agencia Uno: (no web link)\r\n" in text
+    assert ('<a href="https://diario.example/b" style="color:#0b4f8a">Diario</a></span> &middot; '
+            '<span style="white-space:nowrap">Agencia Uno</span></p>') in html
 
 
 def test_message_id_and_smtp_reply_are_recorded(conn, db_url, settings, smtp_server) -> None:
@@ -129,9 +136,9 @@ def test_only_eligible_subscribers_are_queued(conn, db_url, settings, smtp_serve
 
     got = sorted((m.rcpt_tos[0], str(m.message["Subject"])) for m in smtp_server.messages)
     assert got == [
-        ("all@example.org", "[venezuela] Maduro en español"),
-        ("all@example.org", "[venezuela] Maduro in English"),
-        ("new@example.org", "[venezuela] Maduro en español"),  # published after they joined
+        ("all@example.org", "[venezuela] Maduro in English (and 1 more)"),
+        # Joined after "Maduro in English" was published, before newsmon first saw it.
+        ("new@example.org", "[venezuela] Maduro in English (and 1 more)"),
         ("picky@example.org", "[venezuela] Maduro en español"),
         ("spanish@example.org", "[venezuela] Maduro en español"),
     ]
@@ -152,8 +159,10 @@ def test_no_storm_from_the_past(conn, db_url, settings, smtp_server) -> None:
 
     assert [b.queued for b in backlog] == [0] * 20
     assert (undated.queued, fresh.queued) == (1, 1)
-    assert sorted(str(m.message["Subject"]) for m in smtp_server.messages) == [
-        "[venezuela] Maduro fresh", "[venezuela] Maduro undated"]
+    (message,) = [m.message for m in smtp_server.messages]
+    body = message.get_body(("plain",)).get_content()
+    assert str(message["Subject"]) == "[venezuela] Maduro undated (and 1 more)"
+    assert "Maduro fresh" in body and "backlog" not in body
 
 
 def test_outage_mid_batch_then_recovery_delivers_every_alert_exactly_once(
@@ -163,7 +172,7 @@ def test_outage_mid_batch_then_recovery_delivers_every_alert_exactly_once(
         add_subscriber_row(conn, f"{name}@example.org", created_at=LONG_AGO)
     for i in range(4):
         add_article(conn, title=f"Maduro story {i}", url=f"https://a.example/{i}", now=NOW)
-    smtp_server.go_down_after(5)  # five accepted, then the server dies on the sixth
+    smtp_server.go_down_after(1)  # one email (four alerts) accepted, then the server dies
 
     during = send_pending(db_url, settings, now=NOW)
     still_down = send_pending(db_url, settings, now=NOW + timedelta(minutes=5))
@@ -172,11 +181,12 @@ def test_outage_mid_batch_then_recovery_delivers_every_alert_exactly_once(
     smtp_server.start()
     after = send_pending(db_url, settings, now=NOW + timedelta(minutes=10))
 
-    assert (during.sent, still_down.sent, after.sent) == (5, 0, 7)
+    assert (during.sent, still_down.sent, after.sent) == (4, 0, 8)
+    assert (during.emails, after.emails) == (1, 2)
     assert during.outage and still_down.outage and after.outage is None
-    assert pending_while_down == 7
+    assert pending_while_down == 8
     delivered = _delivered(smtp_server)
-    assert len(delivered) == 12 and set(delivered.values()) == {1}
+    assert len(delivered) == 3 and set(delivered.values()) == {1}
     assert {row[2] for row in _rows(conn)} == {"sent"}
 
 
@@ -192,19 +202,18 @@ def test_connection_dropped_before_the_reply_is_retried_not_lost(
     too_early = send_pending(db_url, settings, now=NOW + timedelta(seconds=30))
     later = send_pending(db_url, settings, now=NOW + timedelta(minutes=2))
 
-    # The dropped message waits out its backoff; the batch stopped (the server may be
-    # going down) and the next pass sends the untouched one at once.
-    assert (first.sent, too_early.sent, later.sent) == (0, 1, 1)
+    # The dropped email (both alerts) waits out its backoff, then goes once.
+    assert (first.sent, too_early.sent, later.sent) == (0, 0, 2)
     assert first.outage is not None
-    assert sorted(_delivered(smtp_server).values()) == [1, 1]
-    assert [(r[2], r[3]) for r in _rows(conn)] == [("sent", 2), ("sent", 1)]
+    assert list(_delivered(smtp_server).values()) == [1]
+    assert [(r[2], r[3]) for r in _rows(conn)] == [("sent", 2), ("sent", 2)]
 
 
 def test_a_connection_the_server_closed_between_messages_costs_nothing(
         conn, db_url, settings) -> None:
-    add_subscriber_row(conn, "ana@example.org", created_at=LONG_AGO)
     for i in range(3):
-        add_article(conn, title=f"Maduro {i}", url=f"https://a.example/{i}", now=NOW)
+        add_subscriber_row(conn, f"reader{i}@example.org", created_at=LONG_AGO)
+    add_article(conn, title="Maduro speaks", url="https://a.example/1", now=NOW)
     with SmtpServer(messages_per_connection=1) as server:
         report = send_pending(db_url, server.configure(settings), now=NOW)
         received = len(server.messages)
@@ -268,9 +277,11 @@ def test_two_senders_at_once_never_send_the_same_alert(conn, db_url, settings,
     for t in threads:
         t.join()
 
-    assert sum(r.sent for r in reports) == 40
+    # Each subscriber's eight alerts went in one email, claimed by one sender only.
+    assert (sum(r.sent for r in reports), sum(r.emails for r in reports)) == (40, 5)
     delivered = _delivered(smtp_server)
-    assert len(delivered) == 40 and set(delivered.values()) == {1}
+    assert len(delivered) == 5 and set(delivered.values()) == {1}
+    assert {row[2] for row in _rows(conn)} == {"sent"}
 
 
 def test_unsubscribed_after_queueing_gets_nothing(conn, db_url, settings, smtp_server) -> None:

@@ -21,6 +21,12 @@ from pipeline.cli.alerts import alerts, subscribers
 
 
 @pytest.fixture
+def settings(settings):
+    """Sending is under test here, not batching: a queued alert is due at the next pass."""
+    return settings.replace(alert_batch_minutes=0)
+
+
+@pytest.fixture
 def conn(db_url: str):
     with psycopg.connect(db_url, autocommit=True) as connection:
         yield connection
@@ -175,8 +181,8 @@ def test_alert_commands_send_and_report(cli_settings, conn) -> None:
         status = _invoke(alerts, ["status"], settings)
         received = server.messages
 
-    assert json.loads(send.output) == {"sent": 1, "retrying": 0, "failed": 0, "skipped": 0,
-                                       "built": 0, "outage": None}
+    assert json.loads(send.output) == {"sent": 1, "emails": 1, "retrying": 0, "failed": 0,
+                                       "skipped": 0, "built": 0, "outage": None}
     assert json.loads(again.output)["sent"] == 0
     assert json.loads(digest.output)["sent"] == 0
     assert "alerts: sent 1" in status.output

@@ -30,6 +30,12 @@ NOW = datetime(2026, 11, 14, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
+def settings(settings):
+    """Sending is under test here, not batching: a queued alert is due at the next pass."""
+    return settings.replace(alert_batch_minutes=0)
+
+
+@pytest.fixture
 def conn(db_url: str):
     with psycopg.connect(db_url, autocommit=True) as connection:
         yield connection

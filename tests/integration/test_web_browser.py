@@ -29,6 +29,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @pytest.fixture
+def settings(settings):
+    """Sending is under test here, not batching: a queued alert is due at the next pass."""
+    return settings.replace(alert_batch_minutes=0)
+
+
+@pytest.fixture
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     if not os.access(CHROMIUM, os.X_OK):

@@ -7,7 +7,9 @@
                            story_id=first.story_id)
 
 `add_article` stores the article, its match and entities, and (with `queue=True`,
-the default) queues alerts in the same transaction, exactly like the cycle.
+the default) queues alerts in the same transaction, exactly like the cycle. Events are
+rows of their own (`add_event`); `add_article(event_id=...)` puts the article's story in
+one before queueing, as the cycle's event assignment does.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def add_article(conn: psycopg.Connection, *, title: str, url: str, now: datetime
                 watchlist: str = "venezuela", score: float = 5.0, relevant: bool = True,
                 evidence: tuple[Evidence, ...] | None = None,
                 entities: dict[str, int] | None = None, queue: bool = True,
-                window_hours: float = 24.0) -> Stored:
+                window_hours: float = 24.0, event_id: int | None = None) -> Stored:
     """A new article discovered at `now`, in a story of its own or (`story_id`) as a
     near-duplicate that joins that story. Without `text` its body is the title and words
     of its own, so no two articles fold into one unless asked to."""
@@ -67,12 +69,36 @@ def add_article(conn: psycopg.Connection, *, title: str, url: str, now: datetime
         if stored.outcome != StoreOutcome.NEW or story_id not in (None, stored.story_id):
             raise ValueError(f"add_article: {url} was stored as {stored.outcome} in story "
                              f"{stored.story_id}, not as a new article in {story_id}")
+        if event_id is not None:
+            set_event(conn, stored.story_id, event_id)
         queued = 0
         if queue:
             queued = queue_alerts(conn, article_id=stored.article_id, story_id=stored.story_id,
                                   match=match, published_at=published_at, now=now,
                                   window_hours=window_hours)
     return Stored(article_id=stored.article_id, story_id=stored.story_id, queued=queued)
+
+
+def add_event(conn: psycopg.Connection, *, first_seen_at: datetime | None = None) -> int:
+    """An event row; its stories join it through `set_event` or `add_article(event_id=)`."""
+    return conn.execute(
+        "INSERT INTO events (first_seen_at, last_seen_at) VALUES (coalesce(%s, now()), "
+        "coalesce(%s, now())) RETURNING id", (first_seen_at, first_seen_at)).fetchone()[0]
+
+
+def set_event(conn: psycopg.Connection, story_id: int, event_id: int) -> None:
+    """Put a story in an event, keeping the event's counts and outlets as the assignment
+    would (alerts read the stories themselves; the columns are for other readers)."""
+    conn.execute("UPDATE stories SET event_id = %s WHERE id = %s", (event_id, story_id))
+    conn.execute(
+        """UPDATE events e SET
+               story_count = (SELECT count(*) FROM stories WHERE event_id = e.id),
+               outlets = (SELECT coalesce(array_agg(DISTINCT o), '{}')
+                          FROM stories st, unnest(st.outlets) o WHERE st.event_id = e.id),
+               languages = (SELECT coalesce(array_agg(DISTINCT a.lang), '{}')
+                            FROM articles a JOIN stories st ON st.id = a.story_id
+                            WHERE st.event_id = e.id AND a.lang IS NOT NULL)
+           WHERE e.id = %s""", (event_id,))
 
 
 def _filler(url: str, *, words: int = FILLER_WORDS) -> str:

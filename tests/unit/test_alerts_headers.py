@@ -13,12 +13,17 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from pipeline.alerts.headers import (
+    MAX_SUBJECT,
     UnsafeMessage,
     check_message,
     clean_header,
     header_address,
+    subject_line,
     wire_bytes,
 )
 from pipeline.alerts.smtp import sender_address
@@ -134,3 +139,37 @@ def test_the_check_refuses_a_header_newsmon_did_not_set() -> None:
 
     with pytest.raises(UnsafeMessage, match="Bcc"):
         check_message(msg, headers=headers, text=TEXT, html=HTML)
+
+
+WORDS = ["Maduro", "Cúcuta", "régimen", "EE.UU.", "operativo", "—", "«Tren", "de", "Aragua»",
+         "niño", "x" * 30, "São", "🇻🇪", "a", "“quote”", "Tren de Aragua:", "TdA"]
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=40))
+def test_a_long_subject_reads_back_exactly_as_set(words: list[str]) -> None:
+    """3.11.7's folder dropped or added a space where it folded a long subject; the
+    wire policy folds it without that, whatever the mix of ASCII and not."""
+    subject = subject_line("[venezuela]", " ".join(words), "(and 2 more)")
+    message = EmailMessage()
+    message["Subject"] = subject
+    message.set_content("x")
+
+    parsed = BytesParser(policy=policy.default).parsebytes(wire_bytes(message))
+
+    assert str(parsed["Subject"]) == subject
+    assert len(subject) <= MAX_SUBJECT and subject == " ".join(subject.split())
+
+
+def test_a_subject_is_one_line_cut_on_a_word_boundary() -> None:
+    title = "  Tren de Aragua:\n detienen\t a cinco presuntos miembros " + "en la frontera " * 12
+
+    subject = subject_line("[venezuela]", title, "(and 1 more)")
+
+    assert subject.startswith("[venezuela] Tren de Aragua: detienen a cinco presuntos miembros")
+    assert subject.endswith("… (and 1 more)")
+    kept = subject.removeprefix("[venezuela] ").removesuffix("… (and 1 more)")
+    squashed = " ".join(title.split())
+    assert squashed.startswith(kept) and squashed[len(kept)] == " "  # whole words only
+    assert len(subject) <= MAX_SUBJECT and "  " not in subject and "\n" not in subject
+    assert subject_line("[venezuela] Update:", "Short") == "[venezuela] Update: Short"

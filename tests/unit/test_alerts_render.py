@@ -1,4 +1,4 @@
-"""Emails as built from templates: headers, parts, highlighting, and untrusted input."""
+"""Emails as built from templates: headers, parts, what a reader sees, and untrusted input."""
 
 from __future__ import annotations
 
@@ -12,18 +12,21 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from pipeline.alerts.render import (
+    AlertItem,
     EntityGroup,
-    OutletLink,
+    EventView,
+    Piece,
     Recipient,
-    Segment,
-    StoryView,
     clean_text,
-    evidence_snippets,
+    describe_change,
     group_by_entity,
-    highlight,
+    is_material,
+    language_name,
+    lead_of,
     render_alert,
     render_digest,
     safe_url,
+    without_title,
 )
 from pipeline.alerts.tokens import UNSUBSCRIBE, read_token
 from pipeline.config import load_settings
@@ -34,23 +37,24 @@ SETTINGS = load_settings(env={"NEWSMON_HOME": "/nonexistent"}, public_url="https
 ANA = Recipient(id=7, email="ana@example.org", name="Ana Pérez", timezone="America/Caracas")
 
 
-def _story(**changes) -> StoryView:
-    snippets, terms = evidence_snippets([
-        {"term": "Tren de Aragua", "snippet": "Police say the Tren de Aragua gang ran it.",
-         "weight": 2.0},
-        {"term": "Maduro", "snippet": "Maduro denied any link.", "weight": 1.0},
-    ])
-    values = {"title": "Gang leader arrested", "url": "https://wire.example/a", "outlet": "Wire",
-              "published": "2026-11-14 08:00 -04", "snippets": snippets, "terms": terms,
-              "other_outlets": (OutletLink(name="Diario", url="https://diario.example/b"),),
-              "outlets": ("Wire", "Diario")}
+def _event(**changes) -> EventView:
+    pieces = (Piece(outlet="Wire", url="https://wire.example/a", lang="en"),
+              Piece(outlet="Diario", url="https://diario.example/b", lang="es"))
+    values = {"title": "Gang leader arrested", "url": "https://wire.example/a",
+              "published": "2026-11-14 08:00 -04",
+              "lead": "Police say the gang ran it. Maduro denied any link.",
+              "why": ("Tren de Aragua", "Nicolas Maduro"), "pieces": pieces,
+              "outlet_keys": frozenset({"Wire", "Diario"}),
+              "language_keys": frozenset({"en", "es"})}
     values.update(changes)
-    return StoryView(**values)
+    return EventView(**values)
 
 
-def _alert(story: StoryView | None = None, recipient: Recipient = ANA):
-    message = render_alert(SETTINGS, recipient=recipient, story=story or _story(),
-                           watchlist="venezuela", alert_id=42, created_at=NOW, now=NOW)
+def _alert(event: EventView | None = None, recipient: Recipient = ANA, *,
+           items: list[AlertItem] | None = None):
+    items = items or [AlertItem(event=event or _event(), watchlist="venezuela")]
+    message = render_alert(SETTINGS, recipient=recipient, items=items, alert_id=42,
+                           created_at=NOW, now=NOW)
     wire = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
     return message_from_bytes(wire, policy=policy.default), wire
 
@@ -77,19 +81,22 @@ def test_alert_has_text_and_html_parts_with_everything_a_reader_needs() -> None:
 
     assert parsed.get_content_type() == "multipart/alternative"
     for part in (text, html):
-        assert "Gang leader arrested" in part
+        body = part.split("<body", 1)[-1]  # the HTML's <title> names it too, unseen
+        assert body.count("Gang leader arrested") == 1  # the headline once
         assert "Wire" in part and "2026-11-14 08:00 -04" in part
         assert "https://wire.example/a" in part
         assert "Diario" in part and "https://diario.example/b" in part
+        assert "2 outlets" in part and "English, Spanish" in part
+        assert "Police say the gang ran it. Maduro denied any link." in part
+        assert "Why you get this: Tren de Aragua, Nicolas Maduro" in part
         assert "https://news.example/unsubscribe/" in part
         assert "https://news.example/preferences/" in part
-    assert "Police say the *Tren de Aragua* gang ran it." in text
-    assert '<mark style="background:#ffe58a;padding:0 1px">Tren de Aragua</mark> gang' in html
-    assert text.index("Tren de Aragua* gang") < text.index("*Maduro* denied")  # strongest first
+    assert "  - Diario (Spanish): https://diario.example/b" in text
+    assert '<a href="https://diario.example/b" style="color:#0b4f8a">Diario</a>' in html
 
 
 def test_header_injection_through_title_and_name_is_neutralised() -> None:
-    story = _story(title=clean_text("Breaking\r\nBcc: victim@example.org\r\n\r\n<b>body</b>"))
+    story = _event(title=clean_text("Breaking\r\nBcc: victim@example.org\r\n\r\n<b>body</b>"))
     evil = Recipient(id=7, email="ana@example.org", name="Ana\r\nBcc: victim@example.org",
                      timezone="UTC")
 
@@ -104,7 +111,7 @@ def test_header_injection_through_title_and_name_is_neutralised() -> None:
 @hyp_settings(max_examples=150, deadline=None)
 @given(title=st.text(max_size=200), name=st.text(max_size=60))
 def test_no_title_or_name_can_add_a_header(title: str, name: str) -> None:
-    story = _story(title=clean_text(title) or "(untitled)")
+    story = _event(title=clean_text(title) or "(untitled)")
     parsed, _ = _alert(story, Recipient(id=1, email="ana@example.org", name=name,
                                         timezone="UTC"))
 
@@ -120,7 +127,7 @@ ENCODED_PAYLOAD = "Maduro Venezuela =?utf-8?b?" + base64.b64encode(
 
 
 def test_encoded_word_payload_in_title_and_name_stays_text() -> None:
-    story = _story(title=clean_text(ENCODED_PAYLOAD))
+    story = _event(title=clean_text(ENCODED_PAYLOAD))
     evil = Recipient(id=7, email="ana@example.org", name=f"Ana {ENCODED_PAYLOAD}",
                      timezone="UTC")
 
@@ -137,7 +144,7 @@ def test_encoded_word_payload_in_title_and_name_stays_text() -> None:
     assert b"\r\nYour account is locked" not in wire
     text = parsed.get_body(("plain",)).get_content()
     html = parsed.get_body(("html",)).get_content()
-    assert text.splitlines()[0] == clean_text(ENCODED_PAYLOAD)  # inert in a body: never decoded
+    assert clean_text(ENCODED_PAYLOAD) in text.splitlines()  # inert in a body: never decoded
     assert "https://evil" not in text + html and "Your account is locked" not in text + html
 
 
@@ -148,7 +155,7 @@ def _encoded(text: str) -> str:
 @hyp_settings(max_examples=150, deadline=None)
 @given(title=st.text(max_size=120), name=st.text(max_size=60))
 def test_no_encoded_word_in_a_title_or_name_can_add_a_header(title: str, name: str) -> None:
-    story = _story(title=clean_text(f"News {_encoded(title)} {title}"))
+    story = _event(title=clean_text(f"News {_encoded(title)} {title}"))
     parsed, _ = _alert(story, Recipient(id=1, email="ana@example.org",
                                         name=f"{_encoded(name)} {name}", timezone="UTC"))
 
@@ -158,11 +165,11 @@ def test_no_encoded_word_in_a_title_or_name_can_add_a_header(title: str, name: s
 
 
 def test_feed_html_is_stripped_and_only_http_links_survive() -> None:
-    story = _story(
+    story = _event(
         title=clean_text('<img src=x onerror="alert(1)">Maduro <script>steal()</script>speaks'),
         url=safe_url("javascript:alert(document.cookie)"),
-        other_outlets=(OutletLink(name=clean_text("<a href='javascript:x'>Evil</a>"),
-                                  url=safe_url("data:text/html,<script>alert(1)</script>")),),
+        pieces=(Piece(outlet=clean_text("<a href='javascript:x'>Evil</a>"),
+                      url=safe_url("data:text/html,<script>alert(1)</script>")),),
     )
     parsed, _ = _alert(story)
     html = parsed.get_body(("html",)).get_content()
@@ -170,11 +177,12 @@ def test_feed_html_is_stripped_and_only_http_links_survive() -> None:
     assert "<script" not in html and "onerror" not in html and "<img" not in html
     assert "javascript:" not in html and "data:" not in html
     assert "Maduro speaks" in html and "Evil" in html
-    assert "(the article has no web link)" in parsed.get_body(("plain",)).get_content()
+    assert "  - Evil: (no web link)" in parsed.get_body(("plain",)).get_content()
 
 
 def test_html_special_characters_in_text_are_escaped_not_interpreted() -> None:
-    parsed, _ = _alert(_story(title='AT&T says "<Maduro>" & co', outlet="A<B>"))
+    parsed, _ = _alert(_event(title='AT&T says "<Maduro>" & co',
+                              pieces=(Piece(outlet="A<B>", url=None),)))
     html = parsed.get_body(("html",)).get_content()
 
     assert "AT&amp;T says &#34;&lt;Maduro&gt;&#34; &amp; co" in html
@@ -210,54 +218,80 @@ def test_clean_text() -> None:
     assert clean_text("x" * 50, limit=10) == "x" * 9 + "…"
 
 
-def test_highlight_prefers_the_longest_term_and_ignores_case() -> None:
-    parts = highlight("TREN DE ARAGUA and Aragua state", ["Aragua", "Tren de Aragua"])
+def test_the_lead_drops_a_repeated_headline_and_keeps_two_or_three_sentences() -> None:
+    title = "Gang leader arrested in Chile"
+    text = ("Gang leader arrested in Chile\n\nPolice arrested the leader on Friday. He was "
+            "wanted in three countries. Officials expect more arrests. A fourth sentence.")
 
-    assert parts == (Segment("TREN DE ARAGUA", True), Segment(" and ", False),
-                     Segment("Aragua", True), Segment(" state", False))
+    assert lead_of(text, title=title) == ("Police arrested the leader on Friday. He was wanted "
+                                          "in three countries. Officials expect more arrests.")
+    assert lead_of(text, title=title, sentences=2).endswith("three countries.")
+    assert without_title("GANG LEADER ARRESTED IN CHILE: police say", title) == "police say"
+    assert without_title("Gang leaders elsewhere", title) == "Gang leaders elsewhere"
+    assert lead_of("", title=title) == ""
 
 
-def test_evidence_snippets_are_cleaned_deduplicated_and_capped() -> None:
-    evidence = [{"term": "Maduro", "snippet": f"Maduro said <b>thing {i % 5}</b>",
-                 "weight": i} for i in range(10)]
+def test_what_an_update_says_and_when_one_is_due() -> None:
+    event = _event(pieces=(Piece(outlet="Wire", url=None, lang="en"),
+                           Piece(outlet="El Pitazo", url=None, lang="es"),
+                           Piece(outlet="Efecto Cocuyo", url=None, lang="es")),
+                   outlet_keys=frozenset({"Wire", "El Pitazo", "Efecto Cocuyo"}),
+                   language_keys=frozenset({"en", "es"}))
 
-    snippets, terms = evidence_snippets(evidence)
+    assert describe_change(event, shown_outlets=["Wire"], shown_languages=["en"]) == \
+        "first Spanish coverage: El Pitazo, Efecto Cocuyo; now 3 outlets (was 1)"
+    assert language_name("pt") == "Portuguese" and language_name("xx") == "xx"
+    outlets, langs = frozenset("ABCD"), frozenset({"en"})
+    assert is_material(outlets=outlets, languages=langs, shown_outlets="AB", shown_languages=["en"])
+    assert not is_material(outlets=outlets, languages=langs, shown_outlets="ABC",
+                           shown_languages=["en"])
+    assert not is_material(outlets=frozenset("AB"), languages=langs, shown_outlets="A",
+                           shown_languages=["en"])  # one more outlet is not yet news
+    assert is_material(outlets=frozenset("A"), languages=frozenset({"en", "es"}),
+                       shown_outlets="A", shown_languages=["en"])
 
-    assert terms == ("Maduro",)
-    assert len(snippets) == 4
-    assert ["".join(s.text for s in parts) for parts in snippets] == [
-        "Maduro said thing 4", "Maduro said thing 3", "Maduro said thing 2",
-        "Maduro said thing 1"]
+
+def test_several_events_in_one_email_each_once_news_before_updates() -> None:
+    news = _event(title="Gang leader arrested")
+    update = _event(title="Boat struck off Sucre", pieces=(Piece(outlet="Herald", url=None),))
+    parsed, _ = _alert(items=[
+        AlertItem(event=update, watchlist="venezuela", change="first Spanish coverage: Diario"),
+        AlertItem(event=news, watchlist="venezuela")])
+    text = parsed.get_body(("plain",)).get_content()
+
+    assert str(parsed["Subject"]) == "[venezuela] Gang leader arrested (and 1 more)"
+    assert text.index("Gang leader arrested") < text.index("UPDATE: first Spanish coverage")
+    assert text.count("Gang leader arrested") == 1 and text.count("Boat struck off Sucre") == 1
 
 
 def test_group_by_entity_orders_by_coverage() -> None:
-    def story(title: str, entity: str | None, *outlets: str) -> StoryView:
-        return _story(title=title, entity=entity, outlet=outlets[0], outlets=outlets,
-                      other_outlets=())
+    def event(title: str, entity: str | None, *outlets: str) -> EventView:
+        return _event(title=title, entity=entity, outlet_keys=frozenset(outlets),
+                      pieces=tuple(Piece(outlet=o, url=None) for o in outlets))
 
     groups = group_by_entity([
-        story("m1", "maduro", "A"), story("t1", "tren_de_aragua", "A", "B"),
-        story("x", None, *"ABCDEFGHI"), story("t2", "tren_de_aragua", "B", "C", "D", "E"),
-        story("m2", "maduro", "A", "B", "C"), story("s", "us_strikes", "A"),
+        event("m1", "maduro", "A"), event("t1", "tren_de_aragua", "A", "B"),
+        event("x", None, *"ABCDEFGHI"), event("t2", "tren_de_aragua", "B", "C", "D", "E"),
+        event("m2", "maduro", "A", "B", "C"), event("s", "us_strikes", "A"),
     ])
 
-    # Group counts are distinct outlets: A, B, C, D, E carried Tren de Aragua stories.
-    assert [(g.name, [s.title for s in g.stories], g.outlets) for g in groups] == [
+    # Group counts are distinct outlets: A, B, C, D, E carried Tren de Aragua events.
+    assert [(g.name, [e.title for e in g.events], g.outlets) for g in groups] == [
         ("Tren de Aragua", ["t2", "t1"], 5), ("Maduro", ["m2", "m1"], 3),
         ("US Strikes", ["s"], 1), ("Other", ["x"], 9)]
 
 
 def test_digest_message() -> None:
-    groups = [EntityGroup(name="Tren de Aragua", stories=(_story(), _story(
-        title="Old strike", catch_up=True, outlet="Gazette", outlets=(), other_outlets=())))]
+    groups = [EntityGroup(name="Tren de Aragua", events=(_event(), _event(
+        title="Old strike", catch_up=True, pieces=(Piece(outlet="Gazette", url=None),),
+        outlet_keys=frozenset({"Gazette"}), language_keys=frozenset())))]
     message = render_digest(SETTINGS, recipient=ANA, groups=groups,
                             local_date=NOW.date(), digest_id=3, created_at=NOW, now=NOW)
     text = message.get_body(("plain",)).get_content()
 
-    assert str(message["Subject"]) == "newsmon digest 2026-11-14: 2 stories"
+    assert str(message["Subject"]) == "newsmon digest 2026-11-14: 2 events"
     assert str(message["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
-    assert "== Tren de Aragua: 2 stories, 3 outlets ==" in text
-    assert "Wire, 2026-11-14 08:00 -04 (2 outlets)" in text
+    assert "== Tren de Aragua: 2 events, 3 outlets ==" in text
+    assert "First reported 2026-11-14 08:00 -04, 2 outlets, English, Spanish" in text
     assert "* [catch-up] Old strike" in text
     assert "[catch-up]: published before this digest's period" in text
-
