@@ -7,9 +7,7 @@ Skips cleanly when either is missing.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -23,28 +21,13 @@ from tests.support.smtp import SmtpServer
 from tests.support.webserver import serve_app
 
 NOW = datetime(2026, 11, 14, 12, 0, tzinfo=UTC)
-CHROMIUM = os.environ.get("NEWSMON_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+pytest_plugins = ["tests.support.browser"]  # the `browser` fixture: a real headless Chromium
 
 
 @pytest.fixture
 def settings(settings):
     """Sending is under test here, not batching: a queued alert is due at the next pass."""
     return settings.replace(alert_batch_minutes=0)
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
