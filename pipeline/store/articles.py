@@ -46,6 +46,7 @@ from pipeline.dedup.keys import (
 from pipeline.dedup.revisions import diff_versions, is_material_change
 from pipeline.errors import NewsmonError
 from pipeline.models import Article, Match, record
+from pipeline.store.events import place_story, story_grew
 from pipeline.store.locks import lock, lock_key
 from pipeline.store.queries import save_match
 from pipeline.urls import is_aggregator, outlet_name, site_of
@@ -262,6 +263,9 @@ def _fold_copy(conn: psycopg.Connection, article_id: int, story_id: int | None,
             {"outlet": outlet_name(page.article.site_name, page.article.url), "story": story_id,
              "now": page.now},
         )
+        story_grew(conn, story_id=story_id, outlet=outlet_name(page.article.site_name,
+                                                                 page.article.url),
+                   lang=page.article.lang, now=page.now)
     return Stored(article_id=article_id, story_id=story_id, outcome=StoreOutcome.DUPLICATE)
 
 
@@ -307,6 +311,9 @@ def _insert_new(conn: psycopg.Connection, page: _Page, source_id: int | None,
     if new_story:
         conn.execute("UPDATE stories SET representative_id = %s WHERE id = %s",
                      (article_id, story_id))
+        place_story(conn, story_id=story_id, article=a, match=match, outlet=outlet, now=page.now)
+    else:
+        story_grew(conn, story_id=story_id, outlet=outlet, lang=a.lang, now=page.now)
     save_match(conn, article_id=article_id, match=match, now=page.now)
     _record_urls(conn, article_id, page.urls, now=page.now)
     _insert_bands(conn, article_id, page.bands)
