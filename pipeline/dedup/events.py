@@ -564,7 +564,7 @@ _KINDS_OF_FEATURE = ("entities", "places", "numbers", "dates", "terms", "kinds",
 @record
 class Profile:
     """An event as stories join it: per feature kind, how many of its stories have each
-    value; the span of their publication times; its languages."""
+    value (``events.profile``), and the span of their publication times."""
 
     counts: dict[str, dict[str, int]]
     first_at: datetime
@@ -587,25 +587,14 @@ class Profile:
         return Profile(counts=counts, first_at=min(self.first_at, features.at),
                        last_at=max(self.last_at, features.at), stories=self.stories + 1)
 
-    def as_json(self) -> dict[str, Any]:
-        return {"counts": self.counts, "first_at": self.first_at.isoformat(),
-                "last_at": self.last_at.isoformat(), "stories": self.stories}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Profile:
-        return cls(counts={k: dict(v) for k, v in data.get("counts", {}).items()},
-                   first_at=datetime.fromisoformat(data["first_at"]),
-                   last_at=datetime.fromisoformat(data["last_at"]),
-                   stories=int(data.get("stories", 1)))
-
     def values(self, kind: str) -> set[str]:
         return set(self.counts.get(kind, ()))
 
 
 def lookup_keys(values: Mapping[str, Iterable[str]]) -> list[str]:
-    """The distinctive keys an event is found by (GIN-indexed ``events.keys``): specific
-    places, numbers, dates, names, entities other than the common ones. A story sharing
-    none of them with an event is never compared with it."""
+    """The keys an event is found by (GIN-indexed ``events.keys``): specific places,
+    numbers, dates, names, entities other than the common ones, title and lead words. A
+    story sharing none of them with an event is never compared with it."""
     keys = set()
     keys.update(f"p:{p}" for p in values.get("places", ()) if p not in BROAD_PLACES)
     keys.update(f"n:{n}" for n in values.get("numbers", ()))
