@@ -319,6 +319,7 @@ _NUMBER_WORDS_BY_LANG = {"en": _EN_NUMBERS, "es": _ES_NUMBERS}
 _MULTIPLIERS = {"hundred": 100, "thousand": 1000, "mil": 1000, "million": 10**6,
                 "millions": 10**6, "millon": 10**6, "millones": 10**6, "billion": 10**9}
 _JOINERS = {"and", "y"}
+_LARGEST_COUNT = 10**12
 
 # --- dates -------------------------------------------------------------------------------------
 
@@ -426,7 +427,8 @@ def _numbers(folded: str, number_words: Mapping[str, int]) -> set[str]:
         if value is None:
             i += 1
             continue
-        if not (1900 <= value <= 2100 and words[i].isdigit()):  # a year, not a count
+        is_year = 1900 <= value <= 2100 and words[i].isdecimal()
+        if value <= _LARGEST_COUNT and not is_year:  # a long run of digits is no count either
             found.update(f"{unit}:{_fmt(value)}" for unit in _units_near(words, i, end, value))
         i = end
     return found
@@ -437,7 +439,7 @@ def _read_number(words: list[str], i: int,
     """The number starting at words[i] ("1,800", "1.8 million", "treinta y cinco",
     "one hundred eighty"), and the index after it."""
     word = words[i]
-    if word[0].isdigit():
+    if word[0].isdecimal():
         value = _parse_digits(word)
         j = i + 1
     elif word in number_words:
@@ -479,7 +481,7 @@ def _units_near(words: list[str], start: int, end: int, value: float) -> set[str
     after = words[end:end + (1 if value == 1 else 4)]
     units = set()
     for w in after:
-        if w[0].isdigit() or w in _NUMBER_WORDS:
+        if w[0].isdecimal() or w in _NUMBER_WORDS:
             break  # the next number's unit is its own
         if w in _UNIT_OF:
             units.add(_UNIT_OF[w])
@@ -503,15 +505,19 @@ def _dates(words: list[str], published: date) -> set[date]:
             found.add(published + timedelta(days=_RELATIVE_DAYS[word]))
         elif tuple(words[i:i + 2]) == _LAST_NIGHT:
             found.add(published - timedelta(days=1))
-        elif word in _MONTHS and i + 1 < len(words) and words[i + 1].isdigit():
+        elif word in _MONTHS and i + 1 < len(words) and _is_day(words[i + 1]):
             found.add(_nearest_past(published, _MONTHS[word], int(words[i + 1])))
-        elif word.isdigit() and len(word) <= 2:
+        elif _is_day(word):
             after = words[i + 2] if i + 2 < len(words) and words[i + 1] == "de" else (
                 words[i + 1] if i + 1 < len(words) else "")
             if after in _MONTHS:
                 found.add(_nearest_past(published, _MONTHS[after], int(word)))
     found.discard(None)
     return found
+
+
+def _is_day(word: str) -> bool:
+    return word.isdecimal() and len(word) <= 2
 
 
 def _nearest_past(published: date, month: int, day: int) -> date | None:

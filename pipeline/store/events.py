@@ -15,6 +15,7 @@ chosen event's row is re-read FOR UPDATE, so two stories joining it at once both
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -32,6 +33,8 @@ from pipeline.dedup.events import (
 from pipeline.models import Article, Match
 from pipeline.store.locks import lock, lock_key
 
+log = logging.getLogger(__name__)
+
 # A publication time this far past the write's own is a wrong date, not news from the future.
 _FUTURE_SKEW = timedelta(days=1)
 
@@ -47,11 +50,18 @@ _CANDIDATES = """
 
 
 def place_story(conn: psycopg.Connection, *, story_id: int, article: Article, match: Match,
-                outlet: str, now: datetime | None) -> int:
-    """Put a new story (``article`` is its first) into an event; returns the event id."""
+                outlet: str, now: datetime | None) -> int | None:
+    """Put a new story (``article`` is its first) into an event; returns the event id
+    (None: its features could not be read, the story stays without an event, logged)."""
     at = _article_time(article, now)
-    features = story_features(title=article.title, text=article.text, lang=article.lang,
-                              at=at, entities=[m.entity_id for m in match.entities])
+    try:
+        features = story_features(title=article.title, text=article.text, lang=article.lang,
+                                  at=at, entities=[m.entity_id for m in match.entities])
+    except (ValueError, ArithmeticError) as exc:
+        # The article and its story still count; only its event waits for a fix.
+        log.warning("events: story %s left without an event: features failed: %s",
+                    story_id, exc)
+        return None
     keys = lookup_keys(feature_values(features))
     lock(conn, [lock_key("event", key) for key in keys])
     rows = conn.execute(_CANDIDATES, {"keys": keys, "since": at - WINDOW, "until": at + WINDOW,

@@ -70,6 +70,15 @@ def test_the_next_number_keeps_its_own_unit() -> None:
     assert "barrels:1800000" in found
 
 
+def test_hostile_text_gives_features_not_errors() -> None:
+    junk = ("x² ³ muertos ٣ muertos \x00\u202e 1.2.3.4.5 99 de marzo 0 de mayo "
+            + "9" * 5000 + " dead " + "ａ" * 200)
+    found = features(junk, junk * 3, lang="es")
+    assert "dead:3" in found.numbers  # Arabic-Indic three is still three
+    assert all(float(n.split(":")[1]) <= 10**12 for n in found.numbers)
+    assert found.dates == frozenset()  # no 99 March, no 0 May
+
+
 # --- dates -------------------------------------------------------------------------------------
 
 
