@@ -15,6 +15,7 @@ from rich.table import Table
 
 from pipeline.cli.alerts import alerts, serve, subscribers
 from pipeline.cli.database import console, pipeline_url
+from pipeline.cli.events import cluster_command, eval_events_command
 from pipeline.cli.extract import eval_extract_command, prune_raw_command, reextract_command
 from pipeline.cli.output import printable
 from pipeline.cli.research import (
@@ -251,7 +252,8 @@ def demo(settings: Settings) -> None:
 
 
 for command in (subscribers, alerts, serve, sql_command, search_command, export_command,
-                sources_group, reextract_command, eval_extract_command, prune_raw_command):
+                sources_group, reextract_command, eval_extract_command, prune_raw_command,
+                cluster_command, eval_events_command):
     main.add_command(command)
 db.add_command(schema_doc_command)
 db.add_command(grant_reader_command)

@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import enum
 import functools
-import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -47,6 +46,8 @@ from pipeline.dedup.keys import (
 from pipeline.dedup.revisions import diff_versions, is_material_change
 from pipeline.errors import NewsmonError
 from pipeline.models import Article, Match, record
+from pipeline.store.events import place_story, story_grew
+from pipeline.store.locks import lock, lock_key
 from pipeline.store.queries import save_match
 from pipeline.urls import is_aggregator, outlet_name, site_of
 
@@ -107,11 +108,6 @@ def _encode(signature: np.ndarray) -> bytes:
     return np.asarray(signature, dtype=np.uint64).astype("<u4").tobytes()
 
 
-def _lock_key(kind: str, value: str) -> int:
-    digest = hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little", signed=True)
-
-
 # --- the store -------------------------------------------------------------------------------
 
 
@@ -164,9 +160,9 @@ def store_article(
     page = _Page(article=article, canonical=canonical, urls=urls, fingerprint=text.fingerprint,
                  has_text=text.words > 0, signature=text.signature, bands=list(text.bands),
                  now=now)
-    locks = [_lock_key("url", canonical), *page.bands]
+    locks = [lock_key("url", canonical), *page.bands]
     if page.has_text:
-        locks.append(_lock_key("text", page.fingerprint))
+        locks.append(lock_key("text", page.fingerprint))
     try:
         with conn.transaction():
             return _store_page(conn, page, locks, source_id, match, columns or {})
@@ -177,7 +173,7 @@ def store_article(
 
 def _store_page(conn: psycopg.Connection, page: _Page, keys: list[int], source_id: int | None,
                 match: Match, columns: Mapping[str, object]) -> Stored:
-    _lock(conn, keys)
+    lock(conn, keys)
     known = _known_article_id(conn, page)
     if known is not None:
         return _update_known(conn, known, page, match)
@@ -189,22 +185,6 @@ def _store_page(conn: psycopg.Connection, page: _Page, keys: list[int], source_i
         if copy:
             return _fold_copy(conn, copy[0], copy[1], page)
     return _insert_new(conn, page, source_id, match, columns)
-
-
-def _lock(conn: psycopg.Connection, keys: Iterable[int]) -> None:
-    # The two-int form splits a 64-bit key over (classid, objid): its own lock space, apart
-    # from the single-bigint locks of migrations and the cycle.
-    ordered = sorted(set(keys))
-    conn.execute(
-        """SELECT count(pg_advisory_xact_lock(hi, lo))
-           FROM (SELECT hi, lo FROM unnest(%s::int4[], %s::int4[]) AS k(hi, lo)
-                 ORDER BY hi, lo) AS ordered""",
-        ([k >> 32 for k in ordered], [_as_int4(k & 0xFFFFFFFF) for k in ordered]),
-    )
-
-
-def _as_int4(value: int) -> int:
-    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 def _known_article_id(conn: psycopg.Connection, page: _Page) -> int | None:
@@ -283,6 +263,9 @@ def _fold_copy(conn: psycopg.Connection, article_id: int, story_id: int | None,
             {"outlet": outlet_name(page.article.site_name, page.article.url), "story": story_id,
              "now": page.now},
         )
+        story_grew(conn, story_id=story_id, outlet=outlet_name(page.article.site_name,
+                                                                 page.article.url),
+                   lang=page.article.lang, now=page.now)
     return Stored(article_id=article_id, story_id=story_id, outcome=StoreOutcome.DUPLICATE)
 
 
@@ -328,6 +311,9 @@ def _insert_new(conn: psycopg.Connection, page: _Page, source_id: int | None,
     if new_story:
         conn.execute("UPDATE stories SET representative_id = %s WHERE id = %s",
                      (article_id, story_id))
+        place_story(conn, story_id=story_id, article=a, match=match, outlet=outlet, now=page.now)
+    else:
+        story_grew(conn, story_id=story_id, outlet=outlet, lang=a.lang, now=page.now)
     save_match(conn, article_id=article_id, match=match, now=page.now)
     _record_urls(conn, article_id, page.urls, now=page.now)
     _insert_bands(conn, article_id, page.bands)
