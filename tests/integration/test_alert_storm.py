@@ -6,9 +6,8 @@ Spanish), a second event by two pieces; a cycle later two more pieces on the fir
 arrive, one of them its first Portuguese coverage. A subscriber gets one email about the
 two events, then one update naming what changed; re-runs send nothing.
 
-The event assignment (stories.event_id) is being built elsewhere; here a trigger stands in
-for it, putting each piece's story in its event as the cycle stores the piece, inside the
-cycle's transaction, which is where the assignment runs.
+The pieces are grouped into events by the cycle's own event assignment
+(pipeline/store/events.py): nothing here tells it which piece belongs where.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from pipeline.cli.alerts import alerts
 from pipeline.ingest.cycle import run_cycle
 from pipeline.sources import load_sources_file
 from tests.support.loopback import LoopbackServer
-from tests.support.newsrows import add_event, add_subscriber_row
+from tests.support.newsrows import add_subscriber_row
 from tests.support.smtp import SmtpServer
 
 # (path, event, outlet, language, title, paragraphs)
@@ -160,20 +159,20 @@ class Site:
             _feed(self.server.base_url, self.pieces, self.published))
 
 
-def _assign_events_on_store(conn: psycopg.Connection, events: dict[str, int]) -> None:
-    """Stand-in for the event assignment: the story of a stored piece joins its event."""
-    conn.execute("CREATE TABLE storm_events (path text PRIMARY KEY, event_id bigint)")
-    for path, event, *_ in PIECES + LATER:
-        conn.execute("INSERT INTO storm_events VALUES (%s, %s)", (path, events[event]))
-    conn.execute("""
-        CREATE FUNCTION storm_assign() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            UPDATE stories st SET event_id = m.event_id FROM storm_events m
-            WHERE st.id = NEW.story_id AND NEW.url LIKE '%%' || m.path;
-            RETURN NEW;
-        END $$""")
-    conn.execute("""CREATE TRIGGER storm_assign AFTER INSERT ON articles
-                    FOR EACH ROW EXECUTE FUNCTION storm_assign()""")
+def events_of(db_url: str) -> dict[str, int]:
+    """The event the cycle put each happening's pieces in: one event per happening, and
+    different happenings in different events (asserted)."""
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("""SELECT a.url, st.event_id FROM articles a
+                               JOIN stories st ON st.id = a.story_id""").fetchall()
+    found: dict[str, set] = {}
+    for url, event_id in rows:
+        happening = next(event for path, event, *_ in PIECES + LATER if url.endswith(path))
+        found.setdefault(happening, set()).add(event_id)
+    assert all(len(ids) == 1 and None not in ids for ids in found.values()), found
+    events = {happening: ids.pop() for happening, ids in found.items()}
+    assert len(set(events.values())) == len(events), events
+    return events
 
 
 @pytest.fixture
@@ -184,8 +183,6 @@ def storm(settings, db_url, tmp_path: Path):
         sources_file = tmp_path / "sources.toml"
         sources_file.write_text(f'[[sources]]\nname = "storm"\nurl = "{server.url("/feed.xml")}"\n')
         with psycopg.connect(db_url, autocommit=True) as conn:
-            events = {"A": add_event(conn), "B": add_event(conn)}
-            _assign_events_on_store(conn, events)
             # Joined a day ago, and three minutes ago: after the pieces were published
             # (13 minutes ago), before newsmon first saw them (now).
             add_subscriber_row(conn, "ana@example.org", name="Ana", created_at=now - timedelta(days=1))
@@ -193,7 +190,7 @@ def storm(settings, db_url, tmp_path: Path):
         # `alerts send` with no batch wait: the cycle's alerts are all due at the next pass.
         cli_settings = smtp.configure(settings.replace(database_url=db_url,
                                                        alert_batch_minutes=0))
-        yield site, load_sources_file(sources_file), cli_settings, smtp, events
+        yield site, load_sources_file(sources_file), cli_settings, smtp
 
 
 def _send(settings) -> dict:
@@ -213,16 +210,14 @@ def _plain(message: EmailMessage) -> str:
 
 def test_the_storm_makes_one_email_then_one_update_and_reruns_send_nothing(
         storm, db_url) -> None:
-    site, sources, settings, smtp, events = storm
+    site, sources, settings, smtp = storm
 
     site.publish(PIECES)
     first_cycle = run_cycle(settings, sources=sources, db_url=db_url)
     first_send = _send(settings)
 
     assert first_cycle.new_articles == len(PIECES), first_cycle.errors
-    with psycopg.connect(db_url) as conn:  # the trigger did put every piece in its event
-        assert conn.execute("SELECT count(*) FROM stories WHERE event_id IS NOT NULL"
-                            ).fetchone()[0] == len(PIECES)
+    assert set(events_of(db_url)) == {"A", "B"}  # the six pieces in one event, two in another
     (first,) = _to(smtp, "ana@example.org")  # one email for both events, not eight
     text = _plain(first)
     html = first.get_body(("html",)).get_content()
@@ -257,6 +252,7 @@ def test_the_storm_makes_one_email_then_one_update_and_reruns_send_nothing(
     assert again.new_articles == 0
     assert (third_send["sent"], third_send["emails"]) == (0, 0)
     assert len(smtp.messages) == 4
+    events = events_of(db_url)  # the later pieces joined event A
     with psycopg.connect(db_url) as conn:
         kinds = conn.execute(
             """SELECT s.email, al.kind, al.event_id, al.status FROM alerts al
@@ -273,7 +269,7 @@ def test_the_storm_makes_one_email_then_one_update_and_reruns_send_nothing(
 
 def test_a_subscriber_who_joined_after_publication_but_before_first_sight_is_alerted(
         storm, db_url) -> None:
-    site, sources, settings, smtp, _ = storm
+    site, sources, settings, smtp = storm
 
     site.publish(PIECES[:1])  # published 13 minutes ago; the subscriber joined 3 minutes ago
     run_cycle(settings, sources=sources, db_url=db_url)
