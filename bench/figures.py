@@ -36,7 +36,7 @@ class Sizes:
     p5_texts: int
     p6_small: Plan
     p6_large: Plan
-    p7_pages: int | None  # pages per corpus (None: all)
+    p9_pages: int | None  # pages per corpus (None: all)
     settings: dict[str, Any] = field(default_factory=dict)  # cycle settings overrides
 
 
@@ -59,7 +59,7 @@ FULL = Sizes(
                   block=63),
     p6_large=Plan(hosts=258, items_per_feed=80, slow_hosts=4, failing_hosts=4, pages="light",
                   block=64),
-    p7_pages=None,
+    p9_pages=None,
 )
 SMOKE = Sizes(
     reps=1,
@@ -75,7 +75,7 @@ SMOKE = Sizes(
     p5_texts=40,
     p6_small=Plan(hosts=6, items_per_feed=3, slow_hosts=0, failing_hosts=1, block=63),
     p6_large=Plan(hosts=6, items_per_feed=12, slow_hosts=0, failing_hosts=1, block=64),
-    p7_pages=4,
+    p9_pages=4,
     settings={"retry_backoff_s": 0.05},  # failing hosts cost seconds of backoff otherwise
 )
 
@@ -378,14 +378,14 @@ def p6_memory(ctx: Context) -> dict[str, Any]:
     }
 
 
-# -- P7 ---------------------------------------------------------------------------------------
+# -- P9 ---------------------------------------------------------------------------------------
 
-def p7_extract_cpu(ctx: Context) -> dict[str, Any]:
+def p9_extract_cpu(ctx: Context) -> dict[str, Any]:
     """The page stage's CPU per page against bare trafilatura (bench/bench_extract.py), on
     every shared corpus; the worst corpus is the figure."""
     from bench import bench_extract
 
-    result = bench_extract.measure_corpora(bench_extract.corpora(per_corpus=ctx.sizes.p7_pages),
+    result = bench_extract.measure_corpora(bench_extract.corpora(per_corpus=ctx.sizes.p9_pages),
                                            repeat=max(ctx.sizes.reps, 3))
     ratio = result["ratio"]
     return {
@@ -397,7 +397,7 @@ def p7_extract_cpu(ctx: Context) -> dict[str, Any]:
 
 FIGURES: dict[str, Callable[[Context], dict[str, Any]]] = {
     "P1": p1_full_cycle, "P2": p2_repoll, "P3": p3_near_dup, "P4": p4_load,
-    "P5": p5_matcher, "P6": p6_memory, "P7": p7_extract_cpu,
+    "P5": p5_matcher, "P6": p6_memory, "P9": p9_extract_cpu,
 }
 
 

@@ -21,14 +21,14 @@ def test_smoke_bench_reports_every_figure_with_a_ratio(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text(encoding="utf-8"))
 
-    for name in ("P1", "P2", "P3", "P4", "P5", "P6", "P7"):
+    for name in ("P1", "P2", "P3", "P4", "P5", "P6", "P9"):
         figure = report[name]
         assert "error" not in figure, f"{name}: {figure.get('error')}"
         assert isinstance(figure["ratio"], int | float) and math.isfinite(figure["ratio"])
         assert figure["ratio"] > 0
         assert isinstance(figure["met"], bool) and figure["target"]
     assert report["P1"]["measured_runs"][0]["summary"]["new_articles"] > 0
-    assert all(corpus["pages"] > 0 for corpus in report["P7"]["corpora"].values())
+    assert all(corpus["pages"] > 0 for corpus in report["P9"]["corpora"].values())
     assert report["P2"]["article_fetches"] == 0  # unchanged feeds lead to no page fetch
     assert report["machine"]["cores"] >= 1 and report["versions"]["trafilatura"]
     assert "P1" in done.stdout and "ratio" in done.stdout  # the terminal table
