@@ -1,4 +1,4 @@
-"""`python -m bench`: run the seven figures, print a table, write bench/results/latest.json.
+"""`python -m bench`: run the eight figures, print a table, write bench/results/latest.json.
 
     python -m bench                 # full sizes (about 15-20 minutes on 2 cores)
     python -m bench --smoke         # tiny sizes, seconds: proves the harness works

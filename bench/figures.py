@@ -1,4 +1,4 @@
-"""The seven figures. Each is a ratio against a bare baseline measured in the same run.
+"""The eight figures. Each is a ratio against a bare baseline measured in the same run.
 
 Every function takes a `Context` and returns a dict with at least `ratio`, `target`, `met`
 and the absolute numbers behind the ratio. Repetitions alternate baseline and measured
@@ -37,6 +37,8 @@ class Sizes:
     p6_small: Plan
     p6_large: Plan
     p9_pages: int | None  # pages per corpus (None: all)
+    p7_archive: int  # articles in the archive store
+    p7: Plan  # the new articles of each P7 cycle
     settings: dict[str, Any] = field(default_factory=dict)  # cycle settings overrides
 
 
@@ -60,6 +62,10 @@ FULL = Sizes(
     p6_large=Plan(hosts=258, items_per_feed=80, slow_hosts=4, failing_hosts=4, pages="light",
                   block=64),
     p9_pages=None,
+    p7_archive=1_000_000,
+    # 400 new articles per cycle: enough that the per-article time is the cycle's, not its
+    # start-up's; seeding 1M takes most of P7's minutes.
+    p7=Plan(hosts=40, items_per_feed=10, slow_hosts=0, failing_hosts=0, block=65),
 )
 SMOKE = Sizes(
     reps=1,
@@ -76,6 +82,9 @@ SMOKE = Sizes(
     p6_small=Plan(hosts=6, items_per_feed=3, slow_hosts=0, failing_hosts=1, block=63),
     p6_large=Plan(hosts=6, items_per_feed=12, slow_hosts=0, failing_hosts=1, block=64),
     p9_pages=4,
+    p7_archive=2_000,
+    p7=Plan(hosts=6, items_per_feed=4, slow_hosts=0, failing_hosts=0, pages="light",
+            block=65),
     settings={"retry_backoff_s": 0.05},  # failing hosts cost seconds of backoff otherwise
 )
 
@@ -378,6 +387,65 @@ def p6_memory(ctx: Context) -> dict[str, Any]:
     }
 
 
+# -- P7 ---------------------------------------------------------------------------------------
+
+def p7_archive(ctx: Context) -> dict[str, Any]:
+    """The same cycle over the same new articles into an empty store and into one holding
+    an archive (bench/bench_archive.py), alternating; cost per new article, archive over
+    empty."""
+    from bench.bench_archive import seed_archive
+    from bench.bench_near_dup import prewarm
+
+    empty_url, archive_url = ctx.dbs.fresh("p7_empty"), ctx.dbs.fresh("p7_archive")
+    try:
+        with psycopg.connect(archive_url, autocommit=True) as conn:
+            seeded = seed_archive(conn, ctx.sizes.p7_archive, article_texts(2_000),
+                                  log=ctx.log)
+            # as a running server holds them (see bench_near_dup.prewarm)
+            seeded["prewarmed"] = prewarm(conn)
+        ctx.log(f"P7: archive seeded in {seeded['seed_s']:.0f} s")
+        stores = {"empty": empty_url, "archive": archive_url}
+        runs: dict[str, list[dict[str, Any]]] = {"empty": [], "archive": []}
+        # Round 0 warms both stores (caches, the sources' rows) and is not counted. Every
+        # round has its own plan seed, so its articles are new to both stores.
+        for rep in range(ctx.sizes.reps + 1):
+            plan = replace(ctx.plan(ctx.sizes.p7), seed=100 + rep)
+            order = ("empty", "archive") if rep % 2 else ("archive", "empty")
+            with Internet(plan) as net:
+                for store in order:
+                    ctx.log(f"P7 round {rep}: cycle over {len(plan.good_pages())} pages, "
+                            f"{store} store")
+                    result = _cycle(ctx, net, stores[store])
+                    if rep:
+                        runs[store].append(result)
+    finally:
+        ctx.dbs.drop(archive_url)
+        ctx.dbs.drop(empty_url)
+
+    def per_article(run: dict[str, Any], value: float) -> float:
+        return value / max(run["summary"]["new_articles"], 1)
+
+    base = median([per_article(r, r["seconds"]) for r in runs["empty"]])
+    measured = median([per_article(r, r["seconds"]) for r in runs["archive"]])
+    cpu_ratio = (median([per_article(r, _cpu_total(r)) for r in runs["archive"]])
+                 / median([per_article(r, _cpu_total(r)) for r in runs["empty"]]))
+    backend_ratio = (
+        median([per_article(r, r["cpu"]["postgres_backends_cpu_s"]) for r in runs["archive"]])
+        / max(median([per_article(r, r["cpu"]["postgres_backends_cpu_s"])
+                      for r in runs["empty"]]), 1e-9))
+    ratio = measured / base
+    return {
+        "what": f"cycle per new article, {ctx.sizes.p7_archive:,} stored vs empty store",
+        "ratio": round(ratio, 3), "target": "<= 1.2", "met": ratio <= 1.2,
+        "baseline_s": round(base, 5), "measured_s": round(measured, 5),
+        "cpu_ratio": round(cpu_ratio, 3), "postgres_cpu_ratio": round(backend_ratio, 3),
+        "new_articles": [r["summary"]["new_articles"] for r in runs["archive"]],
+        "archive": seeded,
+        "baseline_runs": [_brief(r) for r in runs["empty"]],
+        "measured_runs": [_brief(r) for r in runs["archive"]],
+    }
+
+
 # -- P9 ---------------------------------------------------------------------------------------
 
 def p9_extract_cpu(ctx: Context) -> dict[str, Any]:
@@ -397,7 +465,7 @@ def p9_extract_cpu(ctx: Context) -> dict[str, Any]:
 
 FIGURES: dict[str, Callable[[Context], dict[str, Any]]] = {
     "P1": p1_full_cycle, "P2": p2_repoll, "P3": p3_near_dup, "P4": p4_load,
-    "P5": p5_matcher, "P6": p6_memory, "P9": p9_extract_cpu,
+    "P5": p5_matcher, "P6": p6_memory, "P7": p7_archive, "P9": p9_extract_cpu,
 }
 
 

@@ -21,7 +21,7 @@ def test_smoke_bench_reports_every_figure_with_a_ratio(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text(encoding="utf-8"))
 
-    for name in ("P1", "P2", "P3", "P4", "P5", "P6", "P9"):
+    for name in ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P9"):
         figure = report[name]
         assert "error" not in figure, f"{name}: {figure.get('error')}"
         assert isinstance(figure["ratio"], int | float) and math.isfinite(figure["ratio"])
@@ -29,6 +29,11 @@ def test_smoke_bench_reports_every_figure_with_a_ratio(tmp_path: Path) -> None:
         assert isinstance(figure["met"], bool) and figure["target"]
     assert report["P1"]["measured_runs"][0]["summary"]["new_articles"] > 0
     assert all(corpus["pages"] > 0 for corpus in report["P9"]["corpora"].values())
+    # the archive store really held the seeded articles, and every cycle stored new ones
+    archive = report["P7"]["archive"]
+    assert archive["stored_articles"] == archive["articles"] >= 1_000
+    assert archive["band_rows"] == 32 * archive["articles"] and archive["events"] > 0
+    assert min(report["P7"]["new_articles"]) > 0
     assert report["P2"]["article_fetches"] == 0  # unchanged feeds lead to no page fetch
     assert report["machine"]["cores"] >= 1 and report["versions"]["trafilatura"]
     assert "P1" in done.stdout and "ratio" in done.stdout  # the terminal table
