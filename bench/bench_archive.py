@@ -23,9 +23,10 @@ article comes with what a stored article leaves behind:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,7 @@ POOL = 300  # real texts whose event keys and profiles the seeded events reuse
 TABLES = ("articles", "article_bands", "article_urls", "stories", "events", "matches",
           "feed_items")
 
+_MARKERS = re.compile(r"^Dispatch \d+\. |\nRef \d+\.$")  # added by figures.article_texts
 _ARTICLE_COLUMNS = (
     ("id", "int8"), ("url", "text"), ("canonical_url", "text"), ("source_id", "int8"),
     ("title", "text"), ("published_at", "timestamptz"), ("discovered_at", "timestamptz"),
@@ -59,13 +61,29 @@ _ARTICLE_COLUMNS = (
 
 def event_pool(texts: list[tuple[str, str, str]], now: datetime
                ) -> list[tuple[list[str], dict[str, Any]]]:
-    """(keys, profile) of events started by each text, as `store.events.place_story`
-    computes them."""
+    """(keys, profile) of events started by each text at `now`, as
+    `store.events.place_story` computes them. The bench's own markers ("Dispatch 12.",
+    "Ref 12.") are cut first: in every event they would make one key that joins them all."""
     pool = []
     for title, text, lang in texts:
+        text = _MARKERS.sub("", text)
         features = story_features(title=title, text=text, lang=lang, at=now)
         pool.append((lookup_keys(feature_values(features)), Profile.of(features).counts))
     return pool
+
+
+def moved(event: tuple[list[str], dict[str, Any]], days: int
+          ) -> tuple[list[str], dict[str, Any]]:
+    """A pool event as if `days` earlier: the dates its text names move with it (read at
+    `now`, "last Friday" is a date of this week; an event of last year has last year's)."""
+    keys, profile = event
+
+    def shift(value: str) -> str:
+        return (date.fromisoformat(value) - timedelta(days=days)).isoformat()
+
+    keys = sorted(f"d:{shift(k[2:])}" if k.startswith("d:") else k for k in keys)
+    profile = {**profile, "dates": {shift(d): n for d, n in profile.get("dates", {}).items()}}
+    return keys, profile
 
 
 def seed_archive(conn: psycopg.Connection, size: int, texts: list[tuple[str, str, str]], *,
@@ -113,7 +131,7 @@ def seed_archive(conn: psycopg.Connection, size: int, texts: list[tuple[str, str
                                    event))
                 if event > events:
                     events = event
-                    keys_, profile = pool[event % len(pool)]
+                    keys_, profile = moved(pool[event % len(pool)], (now - at).days)
                     event_rows.append((event, at, at, 1, [f"Outlet {outlet:03d}"], [lang],
                                        at, at, Jsonb(profile), keys_))
         _copy_articles(conn, article_rows)
