@@ -1,6 +1,6 @@
-"""`python -m bench`: run the seven figures, print a table, write bench/results/latest.json.
+"""`python -m bench`: run the eight figures, print a table, write bench/results/latest.json.
 
-    python -m bench                 # full sizes (about 15-20 minutes on 2 cores)
+    python -m bench                 # full sizes (about 20-25 minutes on 2 cores)
     python -m bench --smoke         # tiny sizes, seconds: proves the harness works
     python -m bench --only P1,P4    # some figures
     python -m bench --profile       # also profile one P1-sized cycle (needs py-spy)
