@@ -24,8 +24,9 @@ scheduler runs each DAG task (`pipeline.tasks.open_run`, `plan_shards`,
 `ingest_shard` x shards in parallel, `finish_ingest`, then `dispatch_alerts` on the
 asset event or the safety-net tick) in a fresh interpreter, as an Airflow worker does.
 Measured: every article's publish, poll and inbox times; every task's duration. Derived:
-the latency under the shipped schedules, each article's measured processing time (poll
-to inbox) plus its measured wait rescaled to the shipped poll period. Not included: the
+the latency under the shipped schedules, each article's measured time from its poll to
+the inbox plus its wait for that poll with the idle time between runs stretched to the
+shipped period (`shipped_latency`). Not included: the
 Airflow scheduler's own hops between tasks (about a second each, docs/airflow.md) and
 task retries (a failed task costs its retry delay, 30 s doubling).
 """
@@ -265,11 +266,15 @@ class Newsroom:
                 f"<body><main><article><h1>{title}</h1>{body}</article></main>"
                 "</body></html>").encode()
 
-    def first_poll_showing(self, article: Article) -> float | None:
+    def polls_around(self, article: Article) -> tuple[float | None, float | None]:
+        """(the feed's last poll before the one that first showed the article, that one)."""
         with self._lock:
-            polls = list(self.polls)
-        return min((when for when, feed, shown in polls
-                    if feed == article.feed and article.number in shown), default=None)
+            polls = sorted((when, shown) for when, feed, shown in self.polls
+                           if feed == article.feed)
+        for i, (when, shown) in enumerate(polls):
+            if article.number in shown:
+                return (polls[i - 1][0] if i else None), when
+        return None, None
 
 
 # -- the inbox: a local SMTP server that notes when each message arrived ---------------------
@@ -521,7 +526,7 @@ def measure(size: Size, *, db_url: str, log: Callable[[str], None],
             with Cadence(run_schedule, env, log) as cadence:
                 got = inbox.wait_for(len(articles), until=deadline)
                 log(f"P8: {got}/{len(articles)} alerts received; waiting for running tasks")
-            polled = {a.number: newsroom.first_poll_showing(a) for a in articles}
+            polled = {a.number: newsroom.polls_around(a) for a in articles}
         return summarise(articles, polled=polled, received=dict(inbox.received),
                          runs=cadence.runs, shipped=shipped, run_schedule=run_schedule,
                          size=size, messages=inbox.messages, unmatched=inbox.unmatched)
@@ -566,22 +571,29 @@ def distribution(values: list[float]) -> dict[str, float]:
             "max_s": round(max(values), 2)}
 
 
-def shipped_latency(published: float, *, seen: float, inbox: float, starts: list[float],
-                    nominal_gap: float, period: float) -> float:
+def shipped_latency(published: float, *, before: float | None, seen: float, inbox: float,
+                    starts: list[float], nominal_gap: float, period: float) -> float:
     """An article's latency under the shipped schedules, from its compressed-run times.
 
-    Only the idle time between ingest runs is schedule: the part of the wait before the
-    start of the run that polled the article is that gap's phase, stretched to the shipped
-    poll period; the rest (in that run until its poll, ingest, alerts) is work and stays.
-    A phase above 1 means the article missed a poll, and breaks the bound.
+    The article appeared at a random moment between two polls of its feed (`before`, the
+    last that did not show it, and `seen`, the first that did). Between them lie idle
+    schedule time (the gap between their runs' starts, which the shipped schedules make
+    `period` per run) and work (each poll's offset into its run, which they leave alone).
+    The article keeps its phase in that interval; its time from `seen` to the inbox is
+    work. A feed left out of a run counts two periods, and an article already out at
+    `before` has a phase above 1: either can push a latency past the bound, as it should.
     """
     k = max(i for i, start in enumerate(starts) if start <= seen)
-    gap = starts[k] - starts[k - 1] if k else nominal_gap
-    idle = max(0.0, starts[k] - published)
-    return idle / gap * period + (inbox - max(published, starts[k]))
+    if before is None:  # the feed's first poll: as if polled one run earlier, alike
+        before, runs, offset_before = seen - nominal_gap, 1, seen - starts[k]
+    else:
+        j = max(i for i, start in enumerate(starts) if start <= before)
+        runs, offset_before = k - j, before - starts[j]
+    interval = runs * period + (seen - starts[k]) - offset_before
+    return (seen - published) / (seen - before) * interval + (inbox - seen)
 
 
-def summarise(articles: list[Article], *, polled: dict[int, float | None],
+def summarise(articles: list[Article], *, polled: dict[int, tuple[float | None, float | None]],
               received: dict[int, float], runs: list[DagRun], shipped: Schedule,
               run_schedule: Schedule, size: Size, messages: int, unmatched: int
               ) -> dict[str, Any]:
@@ -599,15 +611,16 @@ def summarise(articles: list[Article], *, polled: dict[int, float | None],
 
     measured, derived, waits, processing, missing = [], [], [], [], []
     for article in articles:
-        seen, inbox = polled.get(article.number), received.get(article.number)
+        before, seen = polled.get(article.number, (None, None))
+        inbox = received.get(article.number)
         if seen is None or inbox is None:
             missing.append(article.number)
             continue
         measured.append(inbox - article.publish_at)
         waits.append(seen - article.publish_at)
         processing.append(inbox - seen)
-        derived.append(shipped_latency(article.publish_at, seen=seen, inbox=inbox,
-                                       starts=starts, nominal_gap=spacing,
+        derived.append(shipped_latency(article.publish_at, before=before, seen=seen,
+                                       inbox=inbox, starts=starts, nominal_gap=spacing,
                                        period=shipped.poll_period_s))
 
     shipped_p95 = quantile(derived, 0.95) if derived else math.nan

@@ -52,16 +52,17 @@ def test_a_source_is_polled_by_the_first_run_after_its_interval_has_passed() -> 
     assert poll_period(900, 900) == 1800
 
 
-def test_only_the_idle_time_before_the_polling_run_stretches_to_the_shipped_period() -> None:
+def test_an_article_keeps_its_phase_between_two_polls_and_only_idle_time_stretches() -> None:
     from bench.bench_latency import shipped_latency
 
-    starts = [0.0, 60.0, 120.0]
-    # Published 15 s into a 60 s gap, polled by the run at 120 that mailed it 20 s later.
-    assert shipped_latency(75.0, seen=123.0, inbox=140.0, starts=starts, nominal_gap=60,
-                           period=900) == 45 / 60 * 900 + 20
-    # Published inside the run before its poll: nothing to stretch.
-    assert shipped_latency(121.0, seen=123.0, inbox=140.0, starts=starts, nominal_gap=60,
-                           period=900) == 19
-    # Missed the run at 60: the phase passes 1 and the latency passes the period.
-    assert shipped_latency(30.0, seen=123.0, inbox=140.0, starts=starts, nominal_gap=60,
-                           period=900) > 900 + 20
+    starts = [0.0, 60.0, 120.0]  # runs; the feed is polled 3 s into each
+    # Out 15 s after the poll at 63, seen at 123 and mailed 17 s later: a quarter of the
+    # way through the interval, which under the shipped schedules is 900 s (+ 3 - 3).
+    assert shipped_latency(78.0, before=63.0, seen=123.0, inbox=140.0, starts=starts,
+                           nominal_gap=60, period=900) == 0.75 * 900 + 17
+    # The feed left out of the run at 60: two periods in that interval.
+    assert shipped_latency(78.0, before=3.0, seen=123.0, inbox=140.0, starts=starts,
+                           nominal_gap=60, period=900) == 45 / 120 * 1800 + 17
+    # Already out at the poll at 63 that should have shown it: beyond period + work.
+    assert shipped_latency(50.0, before=63.0, seen=123.0, inbox=140.0, starts=starts,
+                           nominal_gap=60, period=900) > 900 + 17
