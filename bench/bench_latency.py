@@ -643,10 +643,10 @@ def summarise(articles: list[Article], *, polled: dict[int, tuple[float | None, 
         "target": "p95 <= bound", "met": met,
         "ratio": round(ratio, 3),
         **{k: v for k, v in shipped_figures.items() if k != "articles"},
-        "derived": ("p50/p95/max/bound under the shipped schedules: per article, its measured "
-                    "wait before the ingest run that polled it, as a phase of the gap between "
-                    "runs, times the shipped poll period, plus its measured time from that run's "
-                    "start (or its publication) to the inbox; the bound is the shipped poll "
+        "derived": ("p50/p95/max/bound under the shipped schedules: per article, its phase "
+                    "between the two polls of its feed around its publication, the idle time "
+                    "between their runs stretched to the shipped poll period (shipped_latency), "
+                    "plus its measured poll-to-inbox time; the bound is the shipped poll "
                     "period plus the longest measured ingest run plus two alerts runs"),
         "bound_terms": terms,
         "bound_without_asset_trigger_s": round(shipped_bound + shipped.alerts_every_s, 1),
