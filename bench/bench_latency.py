@@ -508,13 +508,15 @@ def measure(size: Size, *, db_url: str, log: Callable[[str], None],
     rng = random.Random(size.seed)
     offsets = sorted(rng.uniform(0, window) for _ in range(size.articles))
     with tempfile.TemporaryDirectory(prefix="newsmon-p8-") as home, Inbox() as inbox:
-        start = time.monotonic() + 1.0
+        # Subscribed before anything is published: alerts go only to subscribers older
+        # than the article, whose feed date has whole seconds.
+        _subscribe(db_url)
+        start = time.monotonic() + 2.0
         articles = [Article(number=i, feed=rng.randrange(size.feeds), publish_at=start + dt)
                     for i, dt in enumerate(offsets)]
         with Newsroom(articles, feeds=size.feeds, hosts=size.hosts) as newsroom:
             sources = Path(home) / "sources.toml"
             sources.write_text(newsroom.sources_toml(), encoding="utf-8")
-            _subscribe(db_url)
             env = _task_env(home=home, db_url=db_url, sources=sources, smtp_port=inbox.port,
                             schedule=run_schedule)
             # Long enough for the last article to be polled, ingested and mailed, twice over.
