@@ -52,17 +52,22 @@ def test_a_source_is_polled_by_the_first_run_after_its_interval_has_passed() -> 
     assert poll_period(900, 900) == 1800
 
 
-def test_an_article_keeps_its_phase_between_two_polls_and_only_idle_time_stretches() -> None:
+def test_waits_on_timers_stretch_to_the_shipped_schedules_and_work_stays() -> None:
     from bench.bench_latency import shipped_latency
 
-    starts = [0.0, 60.0, 120.0]  # runs; the feed is polled 3 s into each
-    # Out 15 s after the poll at 63, seen at 123 and mailed 17 s later: a quarter of the
-    # way through the interval, which under the shipped schedules is 900 s (+ 3 - 3).
-    assert shipped_latency(78.0, before=63.0, seen=123.0, inbox=140.0, starts=starts,
-                           nominal_gap=60, period=900) == 0.75 * 900 + 17
+    starts = [0.0, 60.0, 120.0]  # ingest runs; the feed is polled 3 s into each
+
+    def latency(published: float, before: float) -> float:
+        # Seen at 123, queued 5 s later, sent by the alerts run the tick at 150 asked
+        # for (20 s batch window, then the tick), in the inbox 2 s after that tick.
+        return shipped_latency(published, before=before, seen=123.0, queued=128.0,
+                               asked=150.0, inbox=152.0, starts=starts, nominal_gap=60,
+                               period=900, scale=1 / 15)
+
+    # Out 15 s after the poll at 63: a quarter of the way through an interval that the
+    # shipped schedules make 900 s (+ 3 - 3); 22 s of timers become 330 s.
+    assert latency(78.0, before=63.0) == 0.75 * 900 + 5 + 22 * 15 + 2
     # The feed left out of the run at 60: two periods in that interval.
-    assert shipped_latency(78.0, before=3.0, seen=123.0, inbox=140.0, starts=starts,
-                           nominal_gap=60, period=900) == 45 / 120 * 1800 + 17
-    # Already out at the poll at 63 that should have shown it: beyond period + work.
-    assert shipped_latency(50.0, before=63.0, seen=123.0, inbox=140.0, starts=starts,
-                           nominal_gap=60, period=900) > 900 + 17
+    assert latency(78.0, before=3.0) == 45 / 120 * 1800 + 5 + 22 * 15 + 2
+    # Already out at the poll at 63 that should have shown it: beyond a whole period.
+    assert latency(50.0, before=63.0) > 900 + 5 + 22 * 15 + 2
