@@ -210,12 +210,12 @@ class HttpClient:
         """
         hops: list[Hop] = []
         seen = {str(url)}
-        origin = url.copy_with(path="/", query=None)
+        origin = _origin(url)
         permanent: str | None = None
         moved_for_good = True
         while True:
             await self._check_allowed(url, robots=robots)
-            own = headers if url.copy_with(path="/", query=None) == origin else {}
+            own = headers if _origin(url) == origin else {}
             hop = await self._send(url, {**own, **conditional}, budget=budget,
                                    max_bytes=max_bytes)
             hops.append(hop)
@@ -357,6 +357,11 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     except (TypeError, ValueError):
         return None
     return max(0.0, (as_utc(when) - (now or datetime.now(UTC))).total_seconds())
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """Scheme, host and port: compared as they are, no URL rebuilt (this runs every hop)."""
+    return url.scheme, url.host, url.port
 
 
 def _status_error(message: str, hop: Hop, *, retryable: bool | None = None) -> FetchError:
