@@ -9,6 +9,7 @@ ever reach loopback.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
 import socket
@@ -142,6 +143,60 @@ async def test_robots_txt_fetches_pass_the_same_check(serve):
     assert error.kind == "ssrf"
     assert dns.lookups == ["news.test"] * 2  # robots.txt, then the page: both refused
     assert inside.requests == []
+
+
+async def test_unchanged_feeds_and_redirects_reuse_one_vetted_connection(serve):
+    # A 304 and a redirect carry no body we keep; the connection still goes back to the pool.
+    server = serve({"/feed": Reply(status=304, headers={"etag": '"v1"'}),
+                    "/old": redirect("/feed", status=301)}, host="127.0.0.2")
+    dns = ScriptedDns({"news.test": [["127.0.0.2"]]})
+    async with HttpClient(guarded(), resolve=dns) as client:
+        for path in ("/feed", "/old", "/feed"):
+            response = await client.fetch(f"http://news.test:{server.port}{path}", etag='"v1"')
+            assert response.status == 304
+    assert server.count("/feed") == 3 and server.count("/old") == 1
+    assert len({r.client_port for r in server.requests}) == 1  # one TCP connection
+    assert dns.lookups == ["news.test"]  # vetted once, when that connection was made
+
+
+async def test_a_pooled_connection_is_never_lent_to_another_name(serve):
+    # news.test's connection to 127.0.0.2 is in the pool; inside.test names the same port on
+    # 127.0.0.1 and must get its own lookup and check, not the pooled connection.
+    outside, inside = twin_servers(serve, {"/feed": Reply(status=304)})
+    dns = ScriptedDns({"news.test": [["127.0.0.2"]], "inside.test": [["127.0.0.1"]]})
+    async with HttpClient(guarded(), resolve=dns) as client:
+        await client.fetch(f"http://news.test:{outside.port}/feed", etag='"v1"')
+        with pytest.raises(FetchError) as caught:
+            await client.fetch(f"http://inside.test:{outside.port}/feed", etag='"v1"')
+    assert caught.value.kind == "ssrf" and "inside.test resolves to loopback" in str(caught.value)
+    assert dns.lookups == ["news.test", "inside.test"]
+    assert outside.count("/feed") == 1 and inside.requests == []
+
+
+async def test_a_pooled_connection_the_server_closed_is_not_reused():
+    # A server whose keep-alive ran out closes an idle connection without a word; the next
+    # request must open (and vet) a new one rather than fail on the dead one. No retries:
+    # a request sent down the dead connection would fail the fetch.
+    connections, hung_up = [], asyncio.Event()
+
+    async def answer_once_then_hang_up(reader, writer):
+        connections.append(writer.get_extra_info("peername"))
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 304 Not Modified\r\ncontent-length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        hung_up.set()
+
+    server = await asyncio.start_server(answer_once_then_hang_up, "127.0.0.2", 0)
+    dns = ScriptedDns({"news.test": [["127.0.0.2"]]})
+    url = f"http://news.test:{server.sockets[0].getsockname()[1]}/feed"
+    async with server, HttpClient(guarded(retries=0), resolve=dns) as client:
+        for _ in range(2):
+            hung_up.clear()
+            assert (await client.fetch(url, etag='"v1"')).status == 304
+            await hung_up.wait()
+    assert len(connections) == 2 and dns.lookups == ["news.test"] * 2
 
 
 class LoopbackOnly(httpcore.AnyIOBackend):
