@@ -5,25 +5,18 @@ redirect hop, each retry, each robots.txt fetch) passes it; there is no second l
 rebinding DNS server to answer differently. Only the TCP connection uses the IP literal:
 httpcore still starts TLS with server_hostname = the URL's host, so SNI, certificate checks
 and the Host header stay on the name.
-
-Keep-alive keeps the guarantee: httpcore lends a pooled connection only to requests for the
-origin (scheme, host, port) it was opened for, and its peer address was vetted when it was
-opened, so reusing it needs no second lookup or check.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
 
 import anyio
 import httpcore
 import httpx
-from httpcore._utils import is_socket_readable  # what httpcore's own backends ask
 
 from pipeline.http.guard import AddressPolicy, IPAddress, RefusedAddress
 
@@ -37,104 +30,8 @@ async def resolve_host(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-class AsyncioStream(httpcore.AsyncNetworkStream):
-    """One TCP (or TLS) connection as asyncio streams.
-
-    What httpcore's AnyIO stream does, without AnyIO's layers (a cancel scope, a byte-stream
-    wrapper and exception translation on every read and write): about 4% of the client's
-    CPU per re-poll (bench/bench_http.py). newsmon only ever runs on asyncio.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._reader.read(max_bytes)  # b"" once the peer closed
-        except TimeoutError as exc:
-            raise httpcore.ReadTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
-            return
-        try:
-            async with asyncio.timeout(timeout):
-                self._writer.write(buffer)
-                await self._writer.drain()
-        except TimeoutError as exc:
-            raise httpcore.WriteTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
-
-    async def aclose(self) -> None:
-        self._writer.close()  # no wait_closed(): a peer that never answers must not hang us
-
-    async def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
-        except TimeoutError as exc:
-            await self.aclose()
-            raise httpcore.ConnectTimeout(str(exc)) from exc
-        except (OSError, ssl.SSLError) as exc:  # ssl.CertificateError is a ValueError too
-            await self.aclose()
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        except ValueError as exc:
-            await self.aclose()
-            raise httpcore.ConnectError(str(exc)) from exc
-        return self
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "ssl_object":
-            return self._writer.get_extra_info("ssl_object")
-        if info == "client_addr":
-            return self._writer.get_extra_info("sockname")
-        if info == "server_addr":
-            return self._writer.get_extra_info("peername")
-        if info == "socket":
-            return self._writer.get_extra_info("socket")
-        if info == "is_readable":
-            # Asked of an idle pooled connection: has the server closed it (or said anything)
-            # since? Either the loop already saw it, or it still waits in the socket.
-            return (self._reader.at_eof() or self._writer.transport.is_closing()
-                    or is_socket_readable(self._writer.get_extra_info("socket")))
-        return None
-
-
-class AsyncioBackend(httpcore.AsyncNetworkBackend):
-    """TCP connections to IP literals (the guard resolves names) over asyncio streams."""
-
-    async def connect_tcp(
-        self, host: str, port: int, timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(
-                    host, port, local_addr=(local_address, 0) if local_address else None)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        sock = writer.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
-        return AsyncioStream(reader, writer)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
 class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Wraps a backend (`AsyncioBackend` by default) that is only ever given IP literals."""
+    """Wraps a backend (httpcore's AnyIO one by default) that is only ever given IP literals."""
 
     def __init__(
         self, policy: AddressPolicy, *, resolve: Resolve = resolve_host,
@@ -142,7 +39,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     ) -> None:
         self._policy = policy
         self._resolve = resolve
-        self._backend = backend or AsyncioBackend()
+        self._backend = backend or httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,

@@ -9,7 +9,6 @@ ever reach loopback.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import ipaddress
 import socket
@@ -171,32 +170,6 @@ async def test_a_pooled_connection_is_never_lent_to_another_name(serve):
     assert caught.value.kind == "ssrf" and "inside.test resolves to loopback" in str(caught.value)
     assert dns.lookups == ["news.test", "inside.test"]
     assert outside.count("/feed") == 1 and inside.requests == []
-
-
-async def test_a_pooled_connection_the_server_closed_is_not_reused():
-    # A server whose keep-alive ran out closes an idle connection without a word; the next
-    # request must open (and vet) a new one rather than fail on the dead one. No retries:
-    # a request sent down the dead connection would fail the fetch.
-    connections, hung_up = [], asyncio.Event()
-
-    async def answer_once_then_hang_up(reader, writer):
-        connections.append(writer.get_extra_info("peername"))
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 304 Not Modified\r\ncontent-length: 0\r\n\r\n")
-        await writer.drain()
-        writer.close()
-        await writer.wait_closed()
-        hung_up.set()
-
-    server = await asyncio.start_server(answer_once_then_hang_up, "127.0.0.2", 0)
-    dns = ScriptedDns({"news.test": [["127.0.0.2"]]})
-    url = f"http://news.test:{server.sockets[0].getsockname()[1]}/feed"
-    async with server, HttpClient(guarded(retries=0), resolve=dns) as client:
-        for _ in range(2):
-            hung_up.clear()
-            assert (await client.fetch(url, etag='"v1"')).status == 304
-            await hung_up.wait()
-    assert len(connections) == 2 and dns.lookups == ["news.test"] * 2
 
 
 class LoopbackOnly(httpcore.AnyIOBackend):
