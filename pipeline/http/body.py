@@ -85,5 +85,19 @@ async def read_start(response: httpx.Response, *, max_bytes: int, url: str) -> b
     return bytes(body[:max_bytes])
 
 
+async def drain(response: httpx.Response, *, max_bytes: int) -> None:
+    """Read and drop a body we do not keep (a 304's or a redirect's), so its connection goes
+    back to the pool: httpcore closes a connection whose response was not read to the end.
+    Past `max_bytes` we stop; that one connection is then closed, which costs only a reconnect."""
+    seen = 0
+    try:
+        async for chunk in response.aiter_raw():
+            seen += len(chunk)
+            if seen > max_bytes:
+                return
+    except httpx.HTTPError:
+        pass  # the answer (status, headers) is already in hand; the body was never wanted
+
+
 def _too_large(max_bytes: int, url: str) -> FetchError:
     return FetchError(f"body exceeds {human_size(max_bytes)}", kind="too-large", url=url)

@@ -28,7 +28,7 @@ import httpx
 
 from pipeline.config import Settings
 from pipeline.dates import as_utc
-from pipeline.http.body import ACCEPT_ENCODING, read_capped, read_start
+from pipeline.http.body import ACCEPT_ENCODING, drain, read_capped, read_start
 from pipeline.http.errors import ERROR_BODY_MAX, FetchError, is_transient_status, status_text
 from pipeline.http.guard import (
     AddressPolicy,
@@ -49,6 +49,8 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 MAX_BACKOFF_S = 30.0
 RETRIED_KINDS = frozenset({"timeout", "connect"})
+# A redirect's body is a line of HTML; beyond this, reconnecting is cheaper than reading on.
+DRAIN_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,12 +210,12 @@ class HttpClient:
         """
         hops: list[Hop] = []
         seen = {str(url)}
-        origin = url.copy_with(path="/", query=None)
+        origin = _origin(url)
         permanent: str | None = None
         moved_for_good = True
         while True:
             await self._check_allowed(url, robots=robots)
-            own = headers if url.copy_with(path="/", query=None) == origin else {}
+            own = headers if _origin(url) == origin else {}
             hop = await self._send(url, {**own, **conditional}, budget=budget,
                                    max_bytes=max_bytes)
             hops.append(hop)
@@ -321,6 +323,8 @@ class HttpClient:
                     body = await read_capped(response, max_bytes=max_bytes, url=str(url))
                 elif response.status_code >= 400:  # only its start: an API's reason
                     body = await read_start(response, max_bytes=ERROR_BODY_MAX, url=str(url))
+                else:  # 304 or a redirect: nothing to keep, but the connection is worth reusing
+                    await drain(response, max_bytes=DRAIN_MAX_BYTES)
                 return Hop(url=url, status=response.status_code,
                            headers=dict(response.headers.items()), body=body)
         except TimeoutError as exc:
@@ -353,6 +357,11 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     except (TypeError, ValueError):
         return None
     return max(0.0, (as_utc(when) - (now or datetime.now(UTC))).total_seconds())
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """Scheme, host and port: compared as they are, no URL rebuilt (this runs every hop)."""
+    return url.scheme, url.host, url.port
 
 
 def _status_error(message: str, hop: Hop, *, retryable: bool | None = None) -> FetchError:

@@ -62,7 +62,8 @@ def parse_url(url: str) -> httpx.URL:
                          kind="invalid-url", url=url)
     if not parsed.host:
         raise FetchError("URL has no host", kind="invalid-url", url=url)
-    return parsed.copy_with(fragment=None)  # fragments never go on the wire
+    # Fragments never go on the wire (copy_with re-parses the URL: only when there is one).
+    return parsed.copy_with(fragment=None) if "#" in url else parsed
 
 
 def embedded_ipv4(ip: IPAddress) -> tuple[ipaddress.IPv4Address, ...]:
@@ -144,16 +145,19 @@ class AddressPolicy:
 
     def refusal(self, host: str, ip: IPAddress, port: int) -> str | None:
         """Why connecting to `ip`:`port` (what `host` resolved to) is refused, or None."""
-        where = f"refused: {host} resolves to {address_class(ip)} address {ip}"
-        if inner := embedded_ipv4(ip):
-            where += f" ({', '.join(map(str, inner))})"
+        def where() -> str:  # only worded when refusing: most checks let the address through
+            said = f"refused: {host} resolves to {address_class(ip)} address {ip}"
+            if inner := embedded_ipv4(ip):
+                said += f" ({', '.join(map(str, inner))})"
+            return said
+
         if is_always_blocked(ip):
-            return f"{where} (never allowed)"
+            return f"{where()} (never allowed)"
         if self._is_opened(ip):
             return None
         if not is_public_address(ip):
             return None if self.allow_private else (
-                f"{where} (set NEWSMON_ALLOW_PRIVATE_NETWORKS=1 to allow)")
+                f"{where()} (set NEWSMON_ALLOW_PRIVATE_NETWORKS=1 to allow)")
         if port not in self.ports:
             shown = ", ".join(map(str, sorted(self.ports)))
             return (f"refused: port {port} of {host} (ports {shown} only; "

@@ -144,6 +144,34 @@ async def test_robots_txt_fetches_pass_the_same_check(serve):
     assert inside.requests == []
 
 
+async def test_unchanged_feeds_and_redirects_reuse_one_vetted_connection(serve):
+    # A 304 and a redirect carry no body we keep; the connection still goes back to the pool.
+    server = serve({"/feed": Reply(status=304, headers={"etag": '"v1"'}),
+                    "/old": redirect("/feed", status=301)}, host="127.0.0.2")
+    dns = ScriptedDns({"news.test": [["127.0.0.2"]]})
+    async with HttpClient(guarded(), resolve=dns) as client:
+        for path in ("/feed", "/old", "/feed"):
+            response = await client.fetch(f"http://news.test:{server.port}{path}", etag='"v1"')
+            assert response.status == 304
+    assert server.count("/feed") == 3 and server.count("/old") == 1
+    assert len({r.client_port for r in server.requests}) == 1  # one TCP connection
+    assert dns.lookups == ["news.test"]  # vetted once, when that connection was made
+
+
+async def test_a_pooled_connection_is_never_lent_to_another_name(serve):
+    # news.test's connection to 127.0.0.2 is in the pool; inside.test names the same port on
+    # 127.0.0.1 and must get its own lookup and check, not the pooled connection.
+    outside, inside = twin_servers(serve, {"/feed": Reply(status=304)})
+    dns = ScriptedDns({"news.test": [["127.0.0.2"]], "inside.test": [["127.0.0.1"]]})
+    async with HttpClient(guarded(), resolve=dns) as client:
+        await client.fetch(f"http://news.test:{outside.port}/feed", etag='"v1"')
+        with pytest.raises(FetchError) as caught:
+            await client.fetch(f"http://inside.test:{outside.port}/feed", etag='"v1"')
+    assert caught.value.kind == "ssrf" and "inside.test resolves to loopback" in str(caught.value)
+    assert dns.lookups == ["news.test", "inside.test"]
+    assert outside.count("/feed") == 1 and inside.requests == []
+
+
 class LoopbackOnly(httpcore.AnyIOBackend):
     """The real backend, with a safety net: a broken guard fails the test, sends nothing."""
 

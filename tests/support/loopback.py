@@ -54,6 +54,7 @@ class RecordedRequest:
     started_at: float  # time.monotonic() when the request line was read
     host: str  # the server address that received it
     body: bytes = b""  # what a POST or PUT sent (Content-Length bodies only)
+    client_port: int = 0  # the client's end of the connection: same port, same connection
 
 
 Route = Reply | tuple[int, Mapping[str, str], bytes] | Callable[[RecordedRequest], Any]
@@ -208,6 +209,7 @@ def _handler_class(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
                 started_at=started_at,
                 host=server.host,
                 body=body,
+                client_port=self.client_address[1],
             )
             server.record(request)
             with server.in_flight, server.shared_in_flight or nullcontext():
