@@ -599,15 +599,16 @@ class Profile:
 
 def lookup_keys(values: Mapping[str, Iterable[str]]) -> list[str]:
     """The keys an event is found by (GIN-indexed ``events.keys``): specific places,
-    numbers, dates, names, entities other than the common ones, title and lead words. A
-    story sharing none of them with an event is never compared with it."""
+    numbers, dates, names and entities other than the common ones. A story sharing none of
+    them with an event is never compared with it. Title and lead words still score
+    (`choose_event`) but find nothing: common ones sit in a fifth of all events, and a GIN
+    lookup on them returns most of a large archive (bench/README.md, P7)."""
     keys = set()
     keys.update(f"p:{p}" for p in values.get("places", ()) if p not in BROAD_PLACES)
     keys.update(f"n:{n}" for n in values.get("numbers", ()))
     keys.update(f"d:{d}" for d in values.get("dates", ()))
     keys.update(f"w:{w}" for w in values.get("names", ()))
     keys.update(f"e:{e}" for e in values.get("entities", ()) if e not in COMMON_ENTITIES)
-    keys.update(f"t:{t}" for t in values.get("tokens", ()) if t not in _COMMON_NAMES)
     return sorted(keys)
 
 
