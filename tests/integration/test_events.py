@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from pipeline.match import load_watchlist, match_article
 from pipeline.models import Article
 from pipeline.store.articles import Stored, store_article
+from tests.support.newsrows import wait_until_blocked
 
 DEV_SET = Path(__file__).resolve().parents[1] / "data" / "events_dev.jsonl"
 TUESDAY = datetime(2025, 11, 18, 14, 0, tzinfo=UTC)
@@ -141,14 +141,7 @@ def test_two_writers_placing_stories_of_one_event_at_once_meet(db_url, conn) -> 
         holder.execute("SELECT 1")  # open the transaction store_article nests in
         stored_first = store(holder, first)
         pending = pool.submit(other_writer)
-        deadline = time.monotonic() + 30
-        while not conn.execute(
-            """SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
-        ).fetchone()[0]:
-            assert not pending.done(), f"the second writer did not wait: {pending.result()}"
-            assert time.monotonic() < deadline, "the second writer never waited for the first"
-            time.sleep(0.02)
+        wait_until_blocked(conn, pending)
         holder.commit()
         stored_second = pending.result(timeout=30)
 

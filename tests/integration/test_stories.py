@@ -4,7 +4,6 @@ revisions, idempotence and concurrent writers. Texts come from tests/data/dup_pa
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -16,6 +15,7 @@ import pytest
 from pipeline.dedup.keys import canonical_url, text_keys
 from pipeline.models import Article, Match
 from pipeline.store.articles import Stored, find_near_duplicate, known_articles, store_article
+from tests.support.newsrows import wait_until_blocked
 
 PAIRS = Path(__file__).resolve().parents[1] / "data" / "dup_pairs.jsonl"
 MATCH = Match(watchlist="venezuela", relevant=True, score=4.0)
@@ -381,14 +381,7 @@ def _store_while_another_transaction_holds(db_url: str, first: Article, second: 
         holder.execute("SELECT 1")  # open the transaction that store_article nests in
         stored_first = store_article(holder, article=first, source_id=None, match=MATCH)
         pending = pool.submit(other_writer)
-        deadline = time.monotonic() + 30
-        while not probe.execute(
-            """SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
-        ).fetchone()[0]:
-            assert not pending.done(), f"the second writer did not wait: {pending.result()}"
-            assert time.monotonic() < deadline, "the second writer never waited for the first"
-            time.sleep(0.02)
+        wait_until_blocked(probe, pending)
         holder.commit()
         return stored_first, pending.result(timeout=30)
 

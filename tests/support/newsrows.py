@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -156,3 +157,16 @@ def fold_verbatim_copy(conn: psycopg.Connection, story_id: int, outlet: str, *,
     if stored.outcome != StoreOutcome.DUPLICATE or stored.story_id != story_id:
         raise ValueError(f"fold_verbatim_copy: stored as {stored.outcome}, not folded into "
                          f"story {story_id}")
+
+
+def wait_until_blocked(probe: psycopg.Connection, pending, *, timeout_s: float = 30) -> None:
+    """Return once a writer in another session waits on an advisory lock of this database;
+    fails if `pending` (its future) finished first or nothing waits within `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not probe.execute(
+        """SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+    ).fetchone()[0]:
+        assert not pending.done(), f"the second writer did not wait: {pending.result()}"
+        assert time.monotonic() < deadline, "the second writer never waited for the first"
+        time.sleep(0.02)
