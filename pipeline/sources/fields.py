@@ -5,10 +5,12 @@ Text fields go through `pipeline.text` (titles, authors, summaries, ids).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from urllib.parse import urljoin
 
 from pipeline.dates import as_utc, why_implausible
+from pipeline.sources.errors import FeedParseError
 from pipeline.text import strip_controls
 
 
@@ -53,3 +55,15 @@ def title_without_publisher(title: str, publisher: str) -> str:
     if publisher and title.endswith(suffix) and len(title) > len(suffix):
         return title[: -len(suffix)].rstrip()
     return title
+
+
+def json_object(body: bytes, *, service: str) -> dict:
+    """A JSON API's answer as the object at its top; FeedParseError naming the service if
+    the body is not JSON or its top is not an object."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FeedParseError(f"parse: {service} did not answer JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise FeedParseError(f"parse: {service} answered JSON without an object at the top")
+    return data

@@ -34,7 +34,7 @@ from pipeline.sources.errors import (
     SourceRateLimited,
     SourceSkipped,
 )
-from pipeline.sources.fields import absolute_http_url, checked_date, language_code
+from pipeline.sources.fields import absolute_http_url, checked_date, json_object, language_code
 from pipeline.text import clean_author, clean_id, clean_summary, clean_text, clean_title
 
 API_URL = "https://content.guardianapis.com/search"
@@ -73,12 +73,7 @@ def request_headers(source: Source, settings: Settings) -> dict[str, str]:
 
 
 def parse_response(source: Source, response: Response) -> list[FeedItem]:
-    try:
-        data = json.loads(response.body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FeedParseError(f"parse: the Guardian API did not answer JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise FeedParseError("parse: the Guardian API answered JSON without an object")
+    data = json_object(response.body, service="the Guardian API")
     answer = data.get("response")
     if not isinstance(answer, dict):  # the gateway's own errors: {"message": "..."}
         raise api_error(data.get("message") or "no response object", status=response.status)

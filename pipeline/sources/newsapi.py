@@ -31,7 +31,7 @@ from pipeline.sources.errors import (
     SourceRateLimited,
     SourceSkipped,
 )
-from pipeline.sources.fields import absolute_http_url, checked_date
+from pipeline.sources.fields import absolute_http_url, checked_date, json_object
 from pipeline.text import clean_author, clean_summary, clean_text, clean_title
 
 API_URL = "https://newsapi.org/v2/everything"
@@ -75,12 +75,7 @@ def request_headers(source: Source, settings: Settings) -> dict[str, str]:
 
 
 def parse_response(source: Source, response: Response) -> list[FeedItem]:
-    try:
-        data = json.loads(response.body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FeedParseError(f"parse: NewsAPI did not answer JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise FeedParseError("parse: NewsAPI answered JSON without an object at the top")
+    data = json_object(response.body, service="NewsAPI")
     if data.get("status") != "ok":
         raise explain_error(source, response) or FeedParseError(
             f"parse: NewsAPI error {_code(data)!r}: {_message(data)}")
